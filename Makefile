@@ -1,0 +1,40 @@
+# procedural_agent — PGXS build.
+#
+#   make && make install        build and install into the PostgreSQL found by PG_CONFIG
+#   make installcheck           pg_regress suite (sql/ + expected/) against a running server
+#   ./test/run                  everything (installs packages, builds, starts servers, all tests)
+
+EXTENSION    = procedural_agent
+MODULE_big   = procedural_agent
+EXTVERSION   = 0.1.0
+
+OBJS = \
+	src/procedural_agent.o \
+	src/guc.o \
+	src/owner_call.o \
+	src/condition.o \
+	src/jsonb_jansson.o \
+	src/schema_sql.o \
+	src/jsonschema.o \
+	src/regex_ecma.o
+
+# The install script is assembled from sql/install/*.sql (one concern per
+# file); upgrade scripts sql/$(EXTENSION)--A--B.sql are shipped as they are.
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+EXTRA_CLEAN = $(DATA_built)
+
+REGRESS      = setup validate definitions secrets
+# Results and diffs go under test/regress_output/, not the top level.
+REGRESS_OPTS = --outputdir=test/regress_output
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS += -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson)
+SHLIB_LINK  += $(shell pkg-config --libs libcurl jansson)
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# After PGXS, so that 'all' stays the default target.
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@

@@ -1,0 +1,14 @@
+/*
+ * jsonb_jansson.h — convert between PostgreSQL jsonb and jansson values.
+ */
+#ifndef PA_JSONB_JANSSON_H
+#define PA_JSONB_JANSSON_H
+
+#include "pa_json.h"
+
+/* New reference; numbers become integers when integral and in int64 range. */
+extern json_t *pa_jsonb_to_json(Jsonb *jb);
+/* palloc'd jsonb of a jansson value (any type, including scalars). */
+extern Jsonb *pa_json_to_jsonb(json_t *value);
+
+#endif							/* PA_JSONB_JANSSON_H */

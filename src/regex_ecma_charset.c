@@ -1,0 +1,404 @@
+/*
+ * regex_ecma_charset.c — code point sets for the ECMA-262 translator:
+ * set arithmetic, ECMA's class escapes, Unicode properties, and the
+ * UTF-8 byte-sequence form of a set used by the POSIX (byte) target.
+ */
+#include "regex_ecma_int.h"
+#include "regex_ecma_unicode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------- output buffer ---------- */
+
+void
+pa_re_putn(PaReBuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap)
+	{
+		size_t		ncap = b->cap ? b->cap : 64;
+		char	   *nd;
+
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		nd = realloc(b->data, ncap);
+		if (nd == NULL)
+		{
+			b->oom = 1;
+			return;
+		}
+		b->data = nd;
+		b->cap = ncap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+pa_re_puts(PaReBuf *b, const char *s)
+{
+	pa_re_putn(b, s, strlen(s));
+}
+
+void
+pa_re_putc(PaReBuf *b, char c)
+{
+	pa_re_putn(b, &c, 1);
+}
+
+static int
+utf8_encode(uint32_t cp, unsigned char *s)
+{
+	if (cp < 0x80)
+	{
+		s[0] = (unsigned char) cp;
+		return 1;
+	}
+	if (cp < 0x800)
+	{
+		s[0] = (unsigned char) (0xC0 | (cp >> 6));
+		s[1] = (unsigned char) (0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000)
+	{
+		s[0] = (unsigned char) (0xE0 | (cp >> 12));
+		s[1] = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+		s[2] = (unsigned char) (0x80 | (cp & 0x3F));
+		return 3;
+	}
+	s[0] = (unsigned char) (0xF0 | (cp >> 18));
+	s[1] = (unsigned char) (0x80 | ((cp >> 12) & 0x3F));
+	s[2] = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+	s[3] = (unsigned char) (0x80 | (cp & 0x3F));
+	return 4;
+}
+
+void
+pa_re_put_utf8(PaReBuf *b, uint32_t cp)
+{
+	unsigned char s[4];
+	int			n = utf8_encode(cp, s);
+
+	pa_re_putn(b, (const char *) s, (size_t) n);
+}
+
+/* ---------- set arithmetic ---------- */
+
+void
+pa_re_set_add(PaReSet *s, uint32_t lo, uint32_t hi)
+{
+	if (s->oom)
+		return;
+	if (s->n == s->cap)
+	{
+		int			ncap = s->cap ? s->cap * 2 : 16;
+		PaReRange  *nr = realloc(s->r, (size_t) ncap * sizeof(PaReRange));
+
+		if (nr == NULL)
+		{
+			s->oom = 1;
+			return;
+		}
+		s->r = nr;
+		s->cap = ncap;
+	}
+	s->r[s->n].lo = lo;
+	s->r[s->n].hi = hi;
+	s->n++;
+}
+
+void
+pa_re_set_add_set(PaReSet *dst, const PaReSet *src)
+{
+	int			i;
+
+	for (i = 0; i < src->n; i++)
+		pa_re_set_add(dst, src->r[i].lo, src->r[i].hi);
+	dst->oom |= src->oom;
+}
+
+static int
+range_cmp(const void *a, const void *b)
+{
+	const PaReRange *x = a;
+	const PaReRange *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* Sort, merge, and clip to the universe (no NUL, no surrogates). */
+void
+pa_re_set_normalize(PaReSet *s)
+{
+	int			i,
+				n = 0;
+	PaReSet		clip = {0};
+
+	if (s->n == 0 || s->oom)
+		return;
+	qsort(s->r, (size_t) s->n, sizeof(PaReRange), range_cmp);
+	for (i = 1; i < s->n; i++)
+	{
+		if (s->r[i].lo <= s->r[n].hi + 1)
+		{
+			if (s->r[i].hi > s->r[n].hi)
+				s->r[n].hi = s->r[i].hi;
+		}
+		else
+			s->r[++n] = s->r[i];
+	}
+	s->n = n + 1;
+	for (i = 0; i < s->n; i++)
+	{
+		uint32_t	lo = s->r[i].lo ? s->r[i].lo : 1;
+		uint32_t	hi = s->r[i].hi;
+
+		if (lo > hi)
+			continue;
+		if (lo < 0xD800 && hi >= 0xD800)
+		{
+			pa_re_set_add(&clip, lo, 0xD7FF);
+			lo = 0xE000;
+		}
+		else if (lo >= 0xD800 && lo <= 0xDFFF)
+			lo = 0xE000;
+		if (lo <= hi)
+			pa_re_set_add(&clip, lo, hi);
+	}
+	clip.oom |= s->oom;
+	free(s->r);
+	*s = clip;
+}
+
+/* Complement within the universe; "s" must be normalized. */
+void
+pa_re_set_complement(const PaReSet *s, PaReSet *out)
+{
+	uint32_t	next = 0;
+	int			i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < s->n; i++)
+	{
+		if (s->r[i].lo > next)
+			pa_re_set_add(out, next, s->r[i].lo - 1);
+		next = s->r[i].hi + 1;
+	}
+	if (next <= PA_RE_UNI_MAX)
+		pa_re_set_add(out, next, PA_RE_UNI_MAX);
+	out->oom |= s->oom;
+	pa_re_set_normalize(out);
+}
+
+/* ---------- class escapes and properties ---------- */
+
+void
+pa_re_set_add_class(PaReSet *s, char cls)
+{
+	/* ECMA WhiteSpace and LineTerminator */
+	static const uint32_t space[][2] = {
+		{0x09, 0x0D}, {0x20, 0x20}, {0xA0, 0xA0}, {0x1680, 0x1680},
+		{0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F},
+		{0x205F, 0x205F}, {0x3000, 0x3000}, {0xFEFF, 0xFEFF}
+	};
+	size_t		i;
+
+	switch (cls)
+	{
+		case 'd':
+			pa_re_set_add(s, '0', '9');
+			break;
+		case 'w':
+			pa_re_set_add(s, '0', '9');
+			pa_re_set_add(s, 'A', 'Z');
+			pa_re_set_add(s, '_', '_');
+			pa_re_set_add(s, 'a', 'z');
+			break;
+		case 's':
+			for (i = 0; i < sizeof(space) / sizeof(space[0]); i++)
+				pa_re_set_add(s, space[i][0], space[i][1]);
+			break;
+	}
+}
+
+static void
+add_gc_mask(PaReSet *s, uint32_t mask)
+{
+	int			i;
+
+	for (i = 0; i < pa_uni_gc_nruns; i++)
+	{
+		uint32_t	lo = pa_uni_gc_runs[i] >> 5;
+		uint32_t	hi = (i + 1 < pa_uni_gc_nruns) ?
+			(pa_uni_gc_runs[i + 1] >> 5) - 1 : PA_RE_UNI_MAX;
+
+		if (mask & (1u << (pa_uni_gc_runs[i] & 31)))
+			pa_re_set_add(s, lo, hi);
+	}
+}
+
+static uint32_t
+gc_lookup(const char *name, size_t n)
+{
+	int			i;
+
+	for (i = 0; pa_uni_gc_aliases[i].name; i++)
+		if (strlen(pa_uni_gc_aliases[i].name) == n &&
+			memcmp(pa_uni_gc_aliases[i].name, name, n) == 0)
+			return pa_uni_gc_aliases[i].mask;
+	return 0;
+}
+
+static int
+name_is(const char *name, size_t n, const char *lit)
+{
+	return strlen(lit) == n && memcmp(name, lit, n) == 0;
+}
+
+int
+pa_re_set_add_property(PaReSet *s, const char *name, size_t n,
+					   char *why, size_t whylen)
+{
+	const char *eq = memchr(name, '=', n);
+	uint32_t	mask;
+
+	if (eq)
+	{
+		size_t		ln = (size_t) (eq - name);
+
+		if (!name_is(name, ln, "General_Category") && !name_is(name, ln, "gc"))
+		{
+			snprintf(why, whylen, "unsupported Unicode property \\p{%.*s} (only General_Category values are supported)",
+					 (int) n, name);
+			return -1;
+		}
+		mask = gc_lookup(eq + 1, n - ln - 1);
+		if (mask == 0)
+		{
+			snprintf(why, whylen, "unknown General_Category value in \\p{%.*s}",
+					 (int) n, name);
+			return -1;
+		}
+		add_gc_mask(s, mask);
+		return 0;
+	}
+	mask = gc_lookup(name, n);
+	if (mask)
+		add_gc_mask(s, mask);
+	else if (name_is(name, n, "Any"))
+		pa_re_set_add(s, 0, PA_RE_UNI_MAX);
+	else if (name_is(name, n, "ASCII"))
+		pa_re_set_add(s, 0, 0x7F);
+	else if (name_is(name, n, "Assigned"))
+		add_gc_mask(s, ~(1u << 2));	/* every category but Cn */
+	else if (name_is(name, n, "ASCII_Hex_Digit"))
+	{
+		pa_re_set_add(s, '0', '9');
+		pa_re_set_add(s, 'A', 'F');
+		pa_re_set_add(s, 'a', 'f');
+	}
+	else if (name_is(name, n, "White_Space"))
+	{
+		pa_re_set_add(s, 0x09, 0x0D);
+		pa_re_set_add(s, 0x20, 0x20);
+		pa_re_set_add(s, 0x85, 0x85);
+		pa_re_set_add(s, 0xA0, 0xA0);
+		pa_re_set_add(s, 0x1680, 0x1680);
+		pa_re_set_add(s, 0x2000, 0x200A);
+		pa_re_set_add(s, 0x2028, 0x2029);
+		pa_re_set_add(s, 0x202F, 0x202F);
+		pa_re_set_add(s, 0x205F, 0x205F);
+		pa_re_set_add(s, 0x3000, 0x3000);
+	}
+	else
+	{
+		snprintf(why, whylen, "unsupported Unicode property \\p{%.*s}", (int) n, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------- UTF-8 byte sequences ---------- */
+
+/*
+ * Split [lo, hi] (non-ASCII, no surrogates) until every piece encodes as
+ * one sequence of byte ranges: same length, and each continuation byte
+ * spans its full range unless all higher bytes are equal.  The classic
+ * construction of RE2 and Rust's utf8-ranges.
+ */
+static void
+utf8_pieces(uint32_t lo, uint32_t hi, PaReBuf *out, int *nalts)
+{
+	static const uint32_t maxes[] = {0x7FF, 0xFFFF};
+	unsigned char a[4],
+				b[4];
+	int			i,
+				n;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (lo <= maxes[i] && hi > maxes[i])
+		{
+			utf8_pieces(lo, maxes[i], out, nalts);
+			utf8_pieces(maxes[i] + 1, hi, out, nalts);
+			return;
+		}
+	}
+	n = utf8_encode(lo, a);
+	for (i = 1; i < n; i++)
+	{
+		uint32_t	m = (1u << (6 * i)) - 1;
+
+		if ((lo & ~m) != (hi & ~m))
+		{
+			if ((lo & m) != 0)
+			{
+				utf8_pieces(lo, lo | m, out, nalts);
+				utf8_pieces((lo | m) + 1, hi, out, nalts);
+				return;
+			}
+			if ((hi & m) != m)
+			{
+				utf8_pieces(lo, (hi & ~m) - 1, out, nalts);
+				utf8_pieces(hi & ~m, hi, out, nalts);
+				return;
+			}
+		}
+	}
+	utf8_encode(hi, b);
+	if (*nalts > 0)
+		pa_re_putc(out, '|');
+	for (i = 0; i < n; i++)
+	{
+		if (a[i] == b[i])
+			pa_re_putc(out, (char) a[i]);
+		else
+		{
+			pa_re_putc(out, '[');
+			pa_re_putc(out, (char) a[i]);
+			pa_re_putc(out, '-');
+			pa_re_putc(out, (char) b[i]);
+			pa_re_putc(out, ']');
+		}
+	}
+	(*nalts)++;
+}
+
+void
+pa_re_set_utf8_alternatives(const PaReSet *s, PaReBuf *out, int *nalts)
+{
+	int			i;
+
+	for (i = 0; i < s->n; i++)
+	{
+		uint32_t	lo = s->r[i].lo < 0x80 ? 0x80 : s->r[i].lo;
+
+		if (lo <= s->r[i].hi)
+			utf8_pieces(lo, s->r[i].hi, out, nalts);
+	}
+}

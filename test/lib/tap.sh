@@ -1,0 +1,28 @@
+# test/lib/tap.sh — tiny assertion helpers for integration tests (sourced).
+# Each assertion prints "ok - ..." or "not ok - ..."; finish prints the
+# counts and sets the exit status.
+PA_T_PASS=0
+PA_T_FAIL=0
+
+pass() { echo "ok - $1"; PA_T_PASS=$((PA_T_PASS + 1)); }
+fail() { echo "not ok - $1"; PA_T_FAIL=$((PA_T_FAIL + 1)); }
+
+# ok DESC COMMAND...: passes when the command succeeds.
+ok() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
+
+# is DESC GOT EXPECTED
+is() {
+    if [ "$2" == "$3" ]; then pass "$1"; else fail "$1"; echo "#   got:      '$2'"; echo "#   expected: '$3'"; fi
+}
+
+# like DESC GOT REGEX / unlike DESC GOT REGEX
+like() { if [[ "$2" =~ $3 ]]; then pass "$1"; else fail "$1"; echo "#   '$2' does not match /$3/"; fi; }
+unlike() { if [[ "$2" =~ $3 ]]; then fail "$1"; echo "#   '$2' matches /$3/"; else pass "$1"; fi; }
+
+# q SQL [psql args]: one query, unaligned tuples only; errors go to stdout.
+q() { local sql=$1; shift; psql -X -A -t -q -v ON_ERROR_STOP=1 "$@" -c "$sql" 2>&1; }
+
+finish() {
+    echo "$PA_T_PASS passed, $PA_T_FAIL failed"
+    [ "$PA_T_FAIL" -eq 0 ]
+}
