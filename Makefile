@@ -16,7 +16,13 @@ OBJS = \
 	src/jsonb_jansson.o \
 	src/schema_sql.o \
 	src/jsonschema.o \
-	src/regex_ecma.o
+	src/jsonschema_compile.o \
+	src/jsonschema_resolve.o \
+	src/jsonschema_uri.o \
+	src/jsonschema_validate.o \
+	src/regex_ecma.o \
+	src/regex_ecma_charset.o \
+	src/regex_ecma_unicode.o
 
 # The install script is assembled from sql/install/*.sql (one concern per
 # file); upgrade scripts sql/$(EXTENSION)--A--B.sql are shipped as they are.

@@ -1,5 +1,5 @@
 -- pa_validate: JSON Schema draft 2020-12 validation, one row per violation.
-\set ticket '{"type": "object", "required": ["title", "priority"], "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 3}, "priority": {"enum": ["low", "high"]}, "tags": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]+\\d*$"}, "uniqueItems": true}, "due": {"type": "string", "format": "date"}}}'
+\set ticket '{"type": "object", "required": ["title", "priority"], "additionalProperties": false, "properties": {"title": {"type": "string", "minLength": 3}, "priority": {"enum": ["low", "high"]}, "tags": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]+\\\\d*$"}, "uniqueItems": true}, "due": {"type": "string", "format": "date"}}}'
 
 -- valid: no rows
 SELECT * FROM pa_validate(:'ticket', '{"title": "Refund", "priority": "low", "tags": ["billing", "vip2"]}');

@@ -159,7 +159,57 @@ extern size_t pa_utf8_length(const char *s, size_t len);
 extern int	pa_json_equal(json_t *a, json_t *b, int depth);
 extern uint64_t pa_json_hash(json_t *v, int depth);
 
-/* jsonschema_compile.c */
+/* jsonschema_uri.c */
 extern char *pa_uri_resolve(const char *base, const char *ref);
+
+/* ---------- compile time only ---------- */
+
+/* Where the scan found a schema object: its own base URI and location. */
+typedef struct PaSeenSchema
+{
+	json_t	   *json;
+	char	   *base;
+	char	   *path;
+	PaNode	   *node;			/* once compiled */
+} PaSeenSchema;
+
+/* A resource ($id; key: absolute URI) or an anchor (key: URI#name). */
+typedef struct PaIdent
+{
+	char	   *key;
+	json_t	   *json;
+} PaIdent;
+
+typedef struct PaCompileCtx
+{
+	PaSchema   *schema;
+	char	   *err;			/* first error, malloc'd */
+	PaSeenSchema *seen;			/* open addressing on the json_t pointer */
+	size_t		seen_cap;
+	size_t		seen_n;
+	PaIdent    *idents;
+	int			nidents;
+	int			idents_cap;
+} PaCompileCtx;
+
+/* jsonschema_resolve.c */
+extern void pa_compile_error(PaCompileCtx *c, const char *path, const char *kw,
+							 const char *fmt,...) __attribute__((format(printf, 4, 5)));
+extern void pa_compile_oom(PaCompileCtx *c);
+extern char *pa_child_path(PaCompileCtx *c, const char *path, const char *kw,
+						   const char *key, int idx);
+extern int	pa_valid_anchor(const char *s);
+extern PaSeenSchema *pa_seen_get(PaCompileCtx *c, json_t *j);
+extern int	pa_ident_add(PaCompileCtx *c, char *key, json_t *j, const char *path,
+						 const char *kw);
+extern int	pa_scan_schema(PaCompileCtx *c, json_t *j, const char *base,
+						   char *path, int depth);
+extern PaNode *pa_resolve_ref(PaCompileCtx *c, const char *ref, const char *base,
+							  const char *path, int depth);
+extern void pa_compile_ctx_cleanup(PaCompileCtx *c);
+
+/* jsonschema_compile.c */
+extern PaNode *pa_compile_schema(PaCompileCtx *c, json_t *j, const char *base,
+								 const char *path, int depth);
 
 #endif							/* PA_JSONSCHEMA_INT_H */

@@ -1,0 +1,307 @@
+/*
+ * jsonschema_suite.c — run the JSON Schema Test Suite (draft 2020-12)
+ * against the plain-C validator, outside the server.
+ *
+ *   jsonschema_suite <suite-dir> [-v]
+ *
+ * Every *.json file of the directory is an array of groups
+ * {description, schema, tests: [{description, data, valid}]}.  Prints one
+ * line per in-scope file ("file.json: P/T passed"), a FAIL line per failing
+ * test, the number of tests in scope, and last "N passed, N failed".
+ * Exit status 1 if any test failed or the in-scope count is not the one the
+ * suite's README promises (so a drifting skip list is noticed).
+ *
+ * Patterns run on glibc <regex.h> after translation to POSIX ERE
+ * (regex_ecma.h); the process stays in the C locale, which the byte-level
+ * translation expects.
+ */
+#include <dirent.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonschema.h"
+#include "regex_ecma.h"
+
+/* README.md of the suite: "That leaves 1,008 tests in scope." */
+#define EXPECTED_IN_SCOPE 1008
+
+/*
+ * What the suite's README puts out of scope.  group NULL: the whole file.
+ * The server-side runner skips the same list.
+ */
+typedef struct SuiteSkip
+{
+	const char *file;
+	const char *group;
+	const char *reason;
+} SuiteSkip;
+
+static const SuiteSkip suite_skips[] = {
+	{"dynamicRef.json", NULL, "$dynamicRef is not supported"},
+	{"unevaluatedItems.json", NULL, "unevaluated* is not supported"},
+	{"unevaluatedProperties.json", NULL, "unevaluated* is not supported"},
+	{"refRemote.json", NULL, "remote documents are not supported"},
+	{"vocabulary.json", NULL, "$vocabulary is not supported"},
+	{"defs.json", "validate definition against metaschema", "needs the remote metaschema"},
+	{"ref.json", "remote ref, containing refs itself", "needs the remote metaschema"},
+	{"ref.json", "ref creates new scope when adjacent to keywords", "uses unevaluatedProperties"},
+	{"not.json", "collect annotations inside a 'not', even if collection is disabled", "uses unevaluatedProperties"},
+	{"const.json", "nul characters in strings", "jsonb cannot hold U+0000"},
+	{"enum.json", "nul characters in strings", "jsonb cannot hold U+0000"},
+	{NULL, NULL, NULL}
+};
+
+static int
+skipped(const char *file, const char *group)
+{
+	const SuiteSkip *s;
+
+	for (s = suite_skips; s->file; s++)
+		if (strcmp(s->file, file) == 0 &&
+			(s->group == NULL || (group && strcmp(s->group, group) == 0)))
+			return 1;
+	return 0;
+}
+
+/* ---------- regex hooks over glibc ---------- */
+
+static void *
+posix_compile(const char *pattern, char **errmsg, void *arg)
+{
+	char	   *ere = pa_regex_translate(pattern, PA_RE_TARGET_POSIX_ERE, errmsg);
+	regex_t    *re;
+	int			rc;
+
+	(void) arg;
+	if (ere == NULL)
+		return NULL;
+	if ((re = malloc(sizeof(regex_t))) == NULL)
+	{
+		free(ere);
+		*errmsg = strdup("out of memory");
+		return NULL;
+	}
+	rc = regcomp(re, ere, REG_EXTENDED | REG_NOSUB);
+	free(ere);
+	if (rc != 0)
+	{
+		char		buf[256];
+
+		regerror(rc, re, buf, sizeof(buf));
+		*errmsg = strdup(buf);
+		free(re);
+		return NULL;
+	}
+	return re;
+}
+
+static int
+posix_match(void *handle, const char *subject, size_t len, void *arg)
+{
+	regmatch_t	m;
+	int			rc;
+
+	(void) arg;
+	/* REG_STARTEND: the subject is counted, not NUL-terminated */
+	m.rm_so = 0;
+	m.rm_eo = (regoff_t) len;
+	rc = regexec(handle, subject, 1, &m, REG_STARTEND);
+	if (rc == 0)
+		return 1;
+	return rc == REG_NOMATCH ? 0 : -1;
+}
+
+static void
+posix_release(void *handle, void *arg)
+{
+	(void) arg;
+	regfree(handle);
+	free(handle);
+}
+
+/* ---------- the run ---------- */
+
+typedef struct Totals
+{
+	int			passed;
+	int			failed;
+	int			verbose;
+} Totals;
+
+static const char *
+str_or(json_t *v, const char *dflt)
+{
+	return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+/*
+ * One test: both entry points must agree with "valid", and with each
+ * other (an empty error array exactly when valid).
+ */
+static int
+run_test(const PaSchema *schema, json_t *test, int verbose, char **why)
+{
+	json_t	   *data = json_object_get(test, "data");
+	int			expect = json_is_true(json_object_get(test, "valid"));
+	char	   *err = NULL;
+	json_t	   *errors;
+	int			fast;
+
+	fast = pa_schema_is_valid(schema, data, &err);
+	if (fast < 0)
+	{
+		*why = err;
+		return 0;
+	}
+	errors = pa_schema_validate(schema, data, 0, &err);
+	if (errors == NULL)
+	{
+		*why = err;
+		return 0;
+	}
+	if (verbose && json_array_size(errors) > 0)
+	{
+		char	   *dump = json_dumps(errors, JSON_COMPACT);
+
+		printf("    errors: %s\n", dump ? dump : "?");
+		free(dump);
+	}
+	if ((json_array_size(errors) == 0) != (fast == 1))
+	{
+		*why = strdup("pa_schema_is_valid and pa_schema_validate disagree");
+		json_decref(errors);
+		return 0;
+	}
+	json_decref(errors);
+	return fast == expect;
+}
+
+static void
+run_file(const char *dir, const char *file, Totals *t)
+{
+	char		path[4096];
+	json_error_t jerr;
+	json_t	   *groups;
+	size_t		g,
+				i;
+	int			passed = 0,
+				total = 0;
+	PaRegexHooks hooks = {posix_compile, posix_match, posix_release, NULL};
+	/* FAIL lines are printed after the file's summary line */
+	char	   *fails = NULL;
+	size_t		fails_len = 0;
+	FILE	   *fs = open_memstream(&fails, &fails_len);
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	groups = json_load_file(path, JSON_ALLOW_NUL, &jerr);
+	if (!json_is_array(groups))
+	{
+		printf("%s: cannot load: %s\n", file, jerr.text);
+		t->failed++;
+		json_decref(groups);
+		fclose(fs);
+		free(fails);
+		return;
+	}
+	for (g = 0; g < json_array_size(groups); g++)
+	{
+		json_t	   *group = json_array_get(groups, g);
+		const char *gdesc = str_or(json_object_get(group, "description"), "?");
+		json_t	   *tests = json_object_get(group, "tests");
+		char	   *cerr = NULL;
+		PaSchema   *schema;
+
+		if (skipped(file, gdesc))
+			continue;
+		schema = pa_schema_compile(json_object_get(group, "schema"), &hooks, &cerr);
+		for (i = 0; i < json_array_size(tests); i++)
+		{
+			json_t	   *test = json_array_get(tests, i);
+			const char *tdesc = str_or(json_object_get(test, "description"), "?");
+			char	   *why = NULL;
+			int			ok;
+
+			if (t->verbose)
+				printf("  %s / %s\n", gdesc, tdesc);
+			total++;
+			if (schema == NULL)
+			{
+				ok = 0;
+				why = strdup(cerr ? cerr : "compile failed");
+			}
+			else
+				ok = run_test(schema, test, t->verbose, &why);
+			if (ok)
+				passed++;
+			else
+				fprintf(fs, "FAIL %s: %s / %s%s%s\n", file, gdesc, tdesc,
+						why ? ": " : "", why ? why : "");
+			free(why);
+		}
+		free(cerr);
+		pa_schema_free(schema);
+	}
+	json_decref(groups);
+	fclose(fs);
+	printf("%s: %d/%d passed\n", file, passed, total);
+	if (fails)
+		fputs(fails, stdout);
+	free(fails);
+	t->passed += passed;
+	t->failed += total - passed;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int
+main(int argc, char **argv)
+{
+	DIR		   *d;
+	struct dirent *de;
+	char	  **names = NULL;
+	size_t		n = 0,
+				i;
+	Totals		t = {0, 0, 0};
+	int			in_scope;
+
+	if (argc < 2)
+	{
+		fprintf(stderr, "usage: %s <suite-dir> [-v]\n", argv[0]);
+		return 2;
+	}
+	t.verbose = argc > 2 && strcmp(argv[2], "-v") == 0;
+	if ((d = opendir(argv[1])) == NULL)
+	{
+		perror(argv[1]);
+		return 2;
+	}
+	while ((de = readdir(d)) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+
+		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
+		{
+			names = realloc(names, (n + 1) * sizeof(char *));
+			names[n++] = strdup(de->d_name);
+		}
+	}
+	closedir(d);
+	qsort(names, n, sizeof(char *), name_cmp);
+	for (i = 0; i < n; i++)
+	{
+		if (!skipped(names[i], NULL))
+			run_file(argv[1], names[i], &t);
+		free(names[i]);
+	}
+	free(names);
+	in_scope = t.passed + t.failed;
+	printf("%d tests in scope (README: %d)\n", in_scope, EXPECTED_IN_SCOPE);
+	printf("%d passed, %d failed\n", t.passed, t.failed);
+	return (t.failed > 0 || in_scope != EXPECTED_IN_SCOPE) ? 1 : 0;
+}
