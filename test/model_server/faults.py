@@ -24,55 +24,70 @@ def filler(n):
 
 
 def respond(h, wire, spec, body, turn, raw_len):
-    """Send the response for spec; return (status sent or None, note)."""
+    """Send the response for spec. What the client will see is recorded in
+    the request log (h.record) before the bytes go out, so a test that reads
+    the log right after its response always finds it."""
     fault = spec.get("fault")
     stream = bool(body.get("stream"))
     headers = wire.success_headers()
     headers.update(spec.get("headers") or {})
 
     if fault == "drop":
+        h.record(None, "dropped the connection without a response")
         h.close_now(rst=bool(spec.get("rst")))
-        return None, "dropped the connection without a response"
+        return
     if fault == "hang":
+        h.record(None, "hanging until the client goes away")
         gone = h.wait_gone(None)
+        h.record(None, "hung until the %s" % (
+            "client went away" if gone else "server stopped"))
         h.close_now()
-        return None, "hung until the %s" % (
-            "client went away" if gone else "server stopped")
+        return
     if fault == "non_json":
+        h.record(200, "sent an HTML body")
         h.send_full(200, headers, HTML, "text/html; charset=utf-8")
-        return 200, "sent an HTML body"
+        return
     if fault == "wrong_shape":
+        h.record(200, "sent JSON of the wrong shape")
         h.send_full(200, headers, dumps_bytes(wire.wrong_shape(body)), JSON)
-        return 200, "sent JSON of the wrong shape"
+        return
     if fault == "stream_error" and not stream:
         status, eh, payload = wire.status_fault({"status": 500})
+        h.record(status, "stream_error on a non-stream request: sent a 500")
         h.send_full(status, eh, payload, JSON)
-        return status, "stream_error on a non-stream request: sent a 500"
+        return
 
     if stream:
-        return _stream(h, wire, spec, body, turn, raw_len, headers, fault)
+        _stream(h, wire, spec, body, turn, raw_len, headers, fault)
+        return
 
     payload = dumps_bytes(wire.render(turn, body, raw_len))
     half = len(payload) // 2
     if fault == "truncated_json":
+        h.record(200, "sent %d of %d bytes as a complete body" % (
+            half, len(payload)))
         h.send_full(200, headers, payload[:half], JSON)
-        return 200, "sent %d of %d bytes as a complete body" % (
-            half, len(payload))
+        return
     if fault in ("reset_mid_body", "end_early"):
+        h.record(200, "closed after %d of %d body bytes" % (
+            half, len(payload)))
         h.send_partial(200, headers, payload, half, JSON)
         h.close_now(rst=bool(spec.get("rst")))
-        return 200, "closed after %d of %d body bytes" % (half, len(payload))
+        return
     if fault == "stall":
+        h.record(200, "stalling %s ms after %d body bytes" % (
+            spec.get("stall_ms"), half))
         h.send_partial(200, headers, payload, half, JSON)
         gone = h.wait_gone(spec.get("stall_ms"))
         if gone or h.server.stopping.is_set():
+            h.record(200, "stalled after %d body bytes; client went away"
+                     % half)
             h.close_now()
-            return 200, "stalled after %d body bytes; client went away" % half
+            return
         h.raw_write(payload[half:])
-        return 200, "stalled %s ms after %d body bytes" % (
-            spec.get("stall_ms"), half)
+        return
+    h.record(200, None)
     h.send_full(200, headers, payload, JSON)
-    return 200, None
 
 
 def _stream(h, wire, spec, body, turn, raw_len, headers, fault):
@@ -81,36 +96,41 @@ def _stream(h, wire, spec, body, turn, raw_len, headers, fault):
     after = spec.get("after")
     if after is None:
         after = max(1, n // 2)
-    after = min(after, n)
+    after = min(after, n)       # n: after every event, before the end
     delay = (spec.get("event_delay_ms") or 0) / 1000.0
+    cut = fault in STREAM_CUTS
+    h.record(200, {
+        "end_early": "closing the stream after %d of %d events",
+        "reset_mid_body": "closing the stream after %d of %d events",
+        "stream_error": "error event after %d of %d events",
+        "truncated_json": "cutting event %d of %d in half",
+        "stall": "stalling after %d of %d events"}.get(fault, "%d/%d")
+        % (after + (fault == "truncated_json"), n) if cut else None)
     h.start_chunked(200, headers, SSE)
-    for k, ev in enumerate(events):
-        if k == after and fault in STREAM_CUTS:
+    for k in range(n + 1):       # k == n: after the last event
+        ev = events[k] if k < n else b""
+        if k == after and cut:
             if fault in ("end_early", "reset_mid_body"):
                 h.close_now(rst=bool(spec.get("rst")))
-                return 200, "closed the stream after %d of %d events" % (
-                    after, n)
+                return
             if fault == "stream_error":
                 h.write_chunk(wire.stream_error_event())
                 h.end_chunked()
-                return 200, "sent an error event after %d of %d events" % (
-                    after, n)
+                return
             if fault == "truncated_json":
                 h.write_chunk(ev[:len(ev) // 2])
                 h.end_chunked()
-                return 200, "cut event %d of %d in half" % (after + 1, n)
+                return
             if fault == "stall":
                 gone = h.wait_gone(spec.get("stall_ms"))
                 if gone or h.server.stopping.is_set():
+                    h.record(200, "stalled after %d of %d events; client "
+                             "went away" % (after, n))
                     h.close_now()
-                    return 200, ("stalled after %d of %d events; client "
-                                 "went away" % (after, n))
+                    return
+        if k == n:
+            break
         if delay and k:
             time.sleep(delay)
         h.write_chunk(ev)
     h.end_chunked()
-    note = None
-    if fault == "stall":
-        note = "stalled %s ms after %d of %d events" % (
-            spec.get("stall_ms"), after, n)
-    return 200, note

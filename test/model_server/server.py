@@ -49,7 +49,7 @@ class RequestLog:
     def add(self, entry):
         with self.lock:
             self.seq += 1
-            entry["seq"] = self.seq
+            entry = dict({"seq": self.seq}, **entry)
             self.entries.append(entry)
         return entry
 
@@ -170,6 +170,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return True
         return False
 
+    def record(self, status, note=None, **fields):
+        """Update this request's log entry (before the response is sent)."""
+        entry = getattr(self, "_entry", None)
+        if entry is not None:
+            entry["status"] = status
+            if note:
+                entry["note"] = note
+            entry.update(fields)
+        self._note = note
+
     def _json(self, status, obj):
         self.send_full(status, {}, dumps_bytes(obj))
 
@@ -203,6 +213,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         self._status = None
+        self._entry = None
         started = time.monotonic()
         try:
             body = self._read_body()
@@ -269,7 +280,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             parsed = json.loads(text) if raw else None
         except ValueError:
             parsed = text
-        entry = srv.log.add({
+        self._entry = srv.log.add({
             "time": time.time(), "method": method, "path": self.path,
             "provider": provider,
             "headers": _headers_dict(self.headers),
@@ -278,18 +289,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "anthropic" if url.path.startswith("/v1/messages") else "openai")]
         if provider is None or method != "POST":
             status, h, payload = wire.not_found(method, url.path)
+            self.record(status, error="unknown endpoint")
             self.send_full(status, h, payload)
-            entry["status"] = status
-            entry["error"] = "unknown endpoint"
             return "unknown endpoint"
         try:
             wire.authenticate(_headers_dict(self.headers))
             body = wire.parse_and_validate(raw, _headers_dict(self.headers))
         except WireError as e:
             status, h, payload = wire.error_response(e)
+            self.record(status, error=e.message)
             self.send_full(status, h, payload)
-            entry["status"] = status
-            entry["error"] = e.message
             return "rejected: " + e.message[:160]
 
         facts = request_facts(provider, body, text, wire.tool_names(body))
@@ -299,30 +308,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 500, "model_server: " + label + "; install a matching rule "
                 "or a default with POST /_control/scenario",
                 etype="model_server_no_match"))
+            self.record(status, error=label)
             self.send_full(status, h, payload)
-            entry["status"] = status
-            entry["error"] = label
             return "NO MATCH: " + label
-        entry["rule"] = label
+        self._entry["rule"] = label
+        if spec.get("fault"):
+            self._entry["fault"] = spec["fault"]
         if spec.get("delay_ms"):
             if self.wait_gone(spec["delay_ms"]):
                 self.close_connection = True
-                entry["note"] = "client went away during delay_ms"
+                self.record(None, "client went away during delay_ms")
                 return label + " (client went away during delay)"
         if "status" in spec:
             status, h, payload = wire.status_fault(spec)
             h.update(spec.get("headers") or {})
+            self.record(status)
             self.send_full(status, h, payload)
-            entry["status"] = status
             return label + " status %d" % status
         turn = build_turn(spec, wire.view(body))
-        status, fnote = faults.respond(self, wire, spec, body, turn, len(raw))
-        entry["status"] = status
-        if spec.get("fault"):
-            entry["fault"] = spec["fault"]
-        if fnote:
-            entry["note"] = fnote
-        return label + (" fault %s: %s" % (spec["fault"], fnote)
+        self._note = None
+        faults.respond(self, wire, spec, body, turn, len(raw))
+        return label + (" fault %s: %s" % (spec["fault"], self._note)
                         if spec.get("fault") else "")
 
 

@@ -249,6 +249,11 @@ class OpenAIRejected(ServerTest):
         r = self.oa({"model": "m", "messages": convo()[:3]})
         self.assertOAError(r, 400, "did not have response messages: "
                            "call_a, call_b")
+        msgs = convo()[:2] + [{"role": "assistant", "content": "x",
+                               "tool_calls": []}]
+        r = self.oa({"model": "m", "messages": msgs})
+        self.assertOAError(r, 400, "empty array",
+                           param="messages[2].tool_calls")
 
     def test_function_names(self):
         r = self.oa({"model": "m", "messages": convo(),
