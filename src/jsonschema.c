@@ -49,37 +49,40 @@ pa_buf_puts(PaBuf *b, const char *s)
 }
 
 void
-pa_buf_printf(PaBuf *b, const char *fmt,...)
+pa_buf_vprintf(PaBuf *b, const char *fmt, va_list ap)
 {
 	char		small[256];
-	va_list		ap;
+	char	   *big;
+	va_list		ap2;
 	int			n;
 
-	va_start(ap, fmt);
+	va_copy(ap2, ap);
 	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t) n < sizeof(small))
-	{
+	if (n >= 0 && (size_t) n < sizeof(small))
 		pa_buf_putn(b, small, (size_t) n);
-		return;
-	}
-	else
+	else if (n >= 0)
 	{
-		char	   *big = malloc((size_t) n + 1);
-
-		if (big == NULL)
-		{
+		/* never cut: a cut could split a UTF-8 character */
+		if ((big = malloc((size_t) n + 1)) == NULL)
 			b->oom = 1;
-			return;
+		else
+		{
+			vsnprintf(big, (size_t) n + 1, fmt, ap2);
+			pa_buf_putn(b, big, (size_t) n);
+			free(big);
 		}
-		va_start(ap, fmt);
-		vsnprintf(big, (size_t) n + 1, fmt, ap);
-		va_end(ap);
-		pa_buf_putn(b, big, (size_t) n);
-		free(big);
 	}
+	va_end(ap2);
+}
+
+void
+pa_buf_printf(PaBuf *b, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	pa_buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 /* RFC 6901: "~" becomes "~0" and "/" becomes "~1". */
@@ -101,30 +104,57 @@ pa_buf_put_pointer_token(PaBuf *b, const char *s, size_t n)
 	pa_buf_putn(b, s + start, n - start);
 }
 
+typedef struct DumpCut
+{
+	char		buf[512];
+	size_t		len;
+	size_t		max;
+	int			cut;
+} DumpCut;
+
+/* json_dump_callback sink: keep the first "max" bytes, then stop the dump */
+static int
+dump_cut(const char *s, size_t n, void *arg)
+{
+	DumpCut    *d = arg;
+	size_t		room = d->max - d->len;
+
+	if (n > room)
+	{
+		memcpy(d->buf + d->len, s, room);
+		d->len += room;
+		d->cut = 1;
+		return -1;
+	}
+	memcpy(d->buf + d->len, s, n);
+	d->len += n;
+	return 0;
+}
+
 /*
  * A value as compact JSON, cut to about maxlen bytes ("..." marks the cut,
  * which never splits a UTF-8 character, so messages stay valid strings).
- * json_dumpb writes into our buffer, so this works whatever allocator
- * jansson has been given.
+ * The dump goes through our callback, so this works whatever allocator
+ * jansson has been given, and a huge value costs no more than the cut.
  */
 void
 pa_buf_put_json(PaBuf *b, json_t *v, size_t maxlen)
 {
-	char		buf[512];
+	DumpCut		d;
 	size_t		n;
 
-	if (maxlen > sizeof(buf))
-		maxlen = sizeof(buf);
-	n = json_dumpb(v, buf, maxlen, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (n <= maxlen)
+	d.len = 0;
+	d.cut = 0;
+	d.max = maxlen < sizeof(d.buf) ? maxlen : sizeof(d.buf);
+	if (json_dump_callback(v, dump_cut, &d, JSON_COMPACT | JSON_ENCODE_ANY) == 0 && !d.cut)
 	{
-		pa_buf_putn(b, buf, n);
+		pa_buf_putn(b, d.buf, d.len);
 		return;
 	}
-	n = maxlen > 3 ? maxlen - 3 : 0;
-	while (n > 0 && ((unsigned char) buf[n] & 0xC0) == 0x80)
+	n = d.len > 3 ? d.len - 3 : 0;
+	while (n > 0 && ((unsigned char) d.buf[n] & 0xC0) == 0x80)
 		n--;
-	pa_buf_putn(b, buf, n);
+	pa_buf_putn(b, d.buf, n);
 	pa_buf_puts(b, "...");
 }
 
@@ -471,6 +501,74 @@ pa_json_hash(json_t *v, int depth)
 		default:
 			return h;
 	}
+}
+
+typedef struct HashIdx
+{
+	uint64_t	hash;
+	size_t		idx;
+} HashIdx;
+
+static int
+hashidx_cmp(const void *a, const void *b)
+{
+	const HashIdx *x = a;
+	const HashIdx *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/*
+ * uniqueItems in O(n log n): sort by a hash consistent with equality and
+ * compare only within runs of equal hashes.  Reports the duplicate pair
+ * with the smallest second index, so the message is stable.  Returns 1 and
+ * the pair, 0 when all items differ, -1 when nested too deeply, -2 on out
+ * of memory.
+ */
+int
+pa_json_find_duplicate(json_t *arr, size_t *first, size_t *second)
+{
+	size_t		size = json_array_size(arr),
+				i,
+				k;
+	HashIdx    *h;
+	int			rc,
+				found = 0;
+
+	if (size < 2)
+		return 0;
+	if ((h = malloc(size * sizeof(HashIdx))) == NULL)
+		return -2;
+	for (i = 0; i < size; i++)
+	{
+		h[i].hash = pa_json_hash(json_array_get(arr, i), 0);
+		h[i].idx = i;
+	}
+	qsort(h, size, sizeof(HashIdx), hashidx_cmp);
+	for (i = 0; i < size; i++)
+		for (k = i + 1; k < size && h[k].hash == h[i].hash; k++)
+		{
+			/* within a run indexes ascend: h[i].idx < h[k].idx */
+			if (found && h[k].idx >= *second)
+				continue;
+			rc = pa_json_equal(json_array_get(arr, h[i].idx),
+							   json_array_get(arr, h[k].idx), 0);
+			if (rc < 0)
+			{
+				free(h);
+				return -1;
+			}
+			if (rc == 1)
+			{
+				found = 1;
+				*first = h[i].idx;
+				*second = h[k].idx;
+			}
+		}
+	free(h);
+	return found;
 }
 
 /* ---------- freeing ---------- */

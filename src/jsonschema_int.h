@@ -6,9 +6,13 @@
 #ifndef PA_JSONSCHEMA_INT_H
 #define PA_JSONSCHEMA_INT_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "jsonschema.h"
+
+#define PA_STR2(x) #x
+#define PA_STR(x) PA_STR2(x)
 
 /* "type" names as bits */
 #define PA_T_NULL		0x01
@@ -144,6 +148,7 @@ typedef struct PaBuf
 /* jsonschema.c */
 extern void pa_buf_putn(PaBuf *b, const char *s, size_t n);
 extern void pa_buf_puts(PaBuf *b, const char *s);
+extern void pa_buf_vprintf(PaBuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 extern void pa_buf_printf(PaBuf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 extern void pa_buf_put_pointer_token(PaBuf *b, const char *s, size_t n);
 extern void pa_buf_put_json(PaBuf *b, json_t *v, size_t maxlen);
@@ -158,6 +163,7 @@ extern int	pa_num_is_multiple(const PaNum *x, const PaNum *m);
 extern size_t pa_utf8_length(const char *s, size_t len);
 extern int	pa_json_equal(json_t *a, json_t *b, int depth);
 extern uint64_t pa_json_hash(json_t *v, int depth);
+extern int	pa_json_find_duplicate(json_t *arr, size_t *first, size_t *second);
 
 /* jsonschema_uri.c */
 extern char *pa_uri_resolve(const char *base, const char *ref);

@@ -33,14 +33,10 @@ void
 pa_compile_error(PaCompileCtx *c, const char *path, const char *kw, const char *fmt,...)
 {
 	PaBuf		b = {0};
-	char		msg[512];
 	va_list		ap;
 
 	if (c->err)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (path[0] == '\0' && kw == NULL)
 		pa_buf_puts(&b, "(root)");
 	else
@@ -50,7 +46,10 @@ pa_compile_error(PaCompileCtx *c, const char *path, const char *kw, const char *
 		pa_buf_puts(&b, "/");
 		pa_buf_put_pointer_token(&b, kw, strlen(kw));
 	}
-	pa_buf_printf(&b, ": %s", msg);
+	pa_buf_puts(&b, ": ");
+	va_start(ap, fmt);
+	pa_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
 	if (b.oom)
 	{
 		free(b.data);

@@ -44,14 +44,17 @@ static int
 hard_error(VCtx *c, const char *fmt,...)
 {
 	va_list		ap;
-	char		buf[512];
+	PaBuf		msg = {0};
 
 	if (c->errmsg == NULL)
 	{
 		va_start(ap, fmt);
-		vsnprintf(buf, sizeof(buf), fmt, ap);
+		pa_buf_vprintf(&msg, fmt, ap);
 		va_end(ap);
-		c->errmsg = strdup(buf);
+		if (msg.oom)
+			free(msg.data);
+		else
+			c->errmsg = msg.data;
 	}
 	return -1;
 }
@@ -63,9 +66,14 @@ give_up(VCtx *c)
 	return c->errors == NULL || c->stop;
 }
 
-/* Add an error with message "msg" (consumed); -1 on out of memory. */
+/*
+ * Add an error with message "msg" (consumed) at schema location
+ * "schema_path", or when that is NULL at the node's keyword; -1 on out of
+ * memory.
+ */
 static int
-report_buf(VCtx *c, const PaNode *n, const char *keyword, PaBuf *msg)
+report_at(VCtx *c, const PaNode *n, const char *keyword,
+		  const char *schema_path, PaBuf *msg)
 {
 	PaBuf		sp = {0};
 	json_t	   *e;
@@ -75,11 +83,16 @@ report_buf(VCtx *c, const PaNode *n, const char *keyword, PaBuf *msg)
 		free(msg->data);
 		return 0;
 	}
-	pa_buf_puts(&sp, n->path);
-	if (strcmp(keyword, "false") != 0)
+	if (schema_path)
+		pa_buf_puts(&sp, schema_path);
+	else
 	{
-		pa_buf_puts(&sp, "/");
-		pa_buf_put_pointer_token(&sp, keyword, strlen(keyword));
+		pa_buf_puts(&sp, n->path);
+		if (strcmp(keyword, "false") != 0)
+		{
+			pa_buf_puts(&sp, "/");
+			pa_buf_put_pointer_token(&sp, keyword, strlen(keyword));
+		}
 	}
 	e = (sp.oom || msg->oom || c->ipath.oom) ? NULL :
 		json_pack("{s:s, s:s, s:s, s:s}", "path", c->ipath.data,
@@ -94,21 +107,25 @@ report_buf(VCtx *c, const PaNode *n, const char *keyword, PaBuf *msg)
 	return 0;
 }
 
+static int
+report_buf(VCtx *c, const PaNode *n, const char *keyword, PaBuf *msg)
+{
+	return report_at(c, n, keyword, NULL, msg);
+}
+
 static int	report(VCtx *c, const PaNode *n, const char *keyword, const char *fmt,...) __attribute__((format(printf, 4, 5)));
 
 static int
 report(VCtx *c, const PaNode *n, const char *keyword, const char *fmt,...)
 {
 	PaBuf		msg = {0};
-	char		buf[1024];
 	va_list		ap;
 
 	if (c->errors == NULL || c->stop)
 		return 0;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	pa_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	pa_buf_puts(&msg, buf);
 	return report_buf(c, n, keyword, &msg);
 }
 
@@ -409,74 +426,20 @@ check_string(VCtx *c, const PaNode *n, json_t *inst)
 
 /* ---------- arrays ---------- */
 
-typedef struct HashIdx
-{
-	uint64_t	hash;
-	size_t		idx;
-} HashIdx;
-
-static int
-hashidx_cmp(const void *a, const void *b)
-{
-	const HashIdx *x = a;
-	const HashIdx *y = b;
-
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	return (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-/*
- * uniqueItems in O(n log n): sort by a hash consistent with equality and
- * compare only within runs of equal hashes.  Finds the duplicate pair with
- * the smallest second index, for a stable message.
- */
 static int
 check_unique(VCtx *c, const PaNode *n, json_t *inst)
 {
-	size_t		size = json_array_size(inst),
-				i,
-				k,
-				best_a = 0,
-				best_b = 0;
-	HashIdx    *h;
-	int			rc,
-				found = 0;
+	size_t		a,
+				b;
+	int			rc = pa_json_find_duplicate(inst, &a, &b);
 
-	if (size < 2)
-		return 1;
-	if ((h = malloc(size * sizeof(HashIdx))) == NULL)
-		return hard_error(c, "out of memory");
-	for (i = 0; i < size; i++)
-	{
-		h[i].hash = pa_json_hash(json_array_get(inst, i), 0);
-		h[i].idx = i;
-	}
-	qsort(h, size, sizeof(HashIdx), hashidx_cmp);
-	for (i = 0; i < size; i++)
-		for (k = i + 1; k < size && h[k].hash == h[i].hash; k++)
-		{
-			if (found && h[k].idx >= best_b)
-				continue;
-			rc = pa_json_equal(json_array_get(inst, h[i].idx),
-							   json_array_get(inst, h[k].idx), 0);
-			if (rc < 0)
-			{
-				free(h);
-				return hard_error(c, "value nested deeper than %d levels", PA_SCHEMA_MAX_DEPTH);
-			}
-			if (rc == 1)
-			{
-				found = 1;
-				best_a = h[i].idx < h[k].idx ? h[i].idx : h[k].idx;
-				best_b = h[i].idx < h[k].idx ? h[k].idx : h[i].idx;
-			}
-		}
-	free(h);
-	if (!found)
+	if (rc < 0)
+		return hard_error(c, rc == -2 ? "out of memory" :
+						  "value nested deeper than " PA_STR(PA_SCHEMA_MAX_DEPTH) " levels");
+	if (rc == 0)
 		return 1;
 	if (report(c, n, "uniqueItems", "must not contain duplicate items (items %zu and %zu are equal)",
-			   best_a, best_b) < 0)
+			   a, b) < 0)
 		return -1;
 	return 0;
 }
@@ -554,7 +517,7 @@ check_array(VCtx *c, const PaNode *n, json_t *inst)
 	}
 	for (i = 0; i < (size_t) size; i++)
 	{
-		const PaNode *s = (int) i < n->nprefix_items ? n->prefix_items[i] : n->items;
+		const PaNode *s = i < (size_t) n->nprefix_items ? n->prefix_items[i] : n->items;
 
 		if (s == NULL)
 			continue;
@@ -648,7 +611,8 @@ check_property_name(VCtx *c, const PaNode *n, const char *key)
 			pa_buf_put_json(&msg, q, MESSAGE_BUDGET);
 		json_decref(q);
 		pa_buf_printf(&msg, " %s", json_string_value(json_object_get(e, "message")));
-		if (report_buf(c, n, "propertyNames", &msg) < 0)
+		if (report_at(c, n, "propertyNames",
+					  json_string_value(json_object_get(e, "schema_path")), &msg) < 0)
 			rc = -1;
 	}
 	json_decref(errs);

@@ -33,14 +33,26 @@
 #define ARE_MAX_BOUND		255		/* PostgreSQL DUPMAX */
 #define ERE_MAX_BOUND		32767	/* glibc RE_DUP_MAX */
 #define MAX_NESTING			200		/* parser recursion guard */
+#define ARE_WORD			"[0-9A-Za-z_]"	/* ECMA \w */
 
 typedef struct CapInfo
 {
 	int			out_num;		/* group number in the output, -1: none */
 	int			closed;			/* its ")" has been translated */
+	int			group;			/* index into RxState.groups */
 	const char *name;			/* named group: points into the pattern */
 	size_t		name_len;
 } CapInfo;
+
+/* Every group of the pattern (0: the pattern itself), for back references */
+typedef struct GroupInfo
+{
+	int			parent;
+	int			alt_at_open;	/* the parent's alternative it sits in */
+	int			nalts;			/* "|" seen directly inside it so far */
+	int			quantified;
+	int			open;
+} GroupInfo;
 
 typedef struct RxState
 {
@@ -52,10 +64,35 @@ typedef struct RxState
 	char	   *err;
 	CapInfo    *caps;			/* 1-based, ECMA capture numbers */
 	int			ncaps;			/* captures opened so far */
+	GroupInfo  *groups;
+	int			ngroups;
+	int			cur_group;
 	int			out_groups;		/* groups numbered so far in the output */
 	int			depth;
 	int			look_depth;
 } RxState;
+
+/*
+ * Drop an incomplete UTF-8 sequence at the end of "s": messages quote the
+ * pattern and may have been cut, and a caller may put them into JSON.
+ */
+static void
+utf8_trim(char *s)
+{
+	size_t		len = strlen(s),
+				k = len,
+				need;
+	unsigned char lead;
+
+	while (k > 0 && ((unsigned char) s[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k == 0)
+		return;
+	lead = (unsigned char) s[k - 1];
+	need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	if (len - (k - 1) < need)
+		s[k - 1] = '\0';
+}
 
 static void rx_error(RxState *st, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 
@@ -63,7 +100,7 @@ static void rx_error(RxState *st, const char *fmt,...) __attribute__((format(pri
 static void
 rx_error(RxState *st, const char *fmt,...)
 {
-	char		msg[256];
+	char		msg[512];
 	va_list		ap;
 	size_t		n;
 
@@ -72,6 +109,7 @@ rx_error(RxState *st, const char *fmt,...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_trim(msg);
 	n = strlen(msg) + 40;
 	st->err = malloc(n);
 	if (st->err)
@@ -354,24 +392,9 @@ parse_escape(RxState *st, int in_class, uint32_t *cp, PaReSet *set, int *is_set)
 	return -1;
 }
 
-/* ---------- emitting ---------- */
+/* ---------- emitting (regex_ecma_charset.c does the writing) ---------- */
 
-static const char *const SPECIAL = "\\^$.|?*+()[]{}";
-
-/*
- * A pattern that never matches.  ARE: only NUL, which no subject holds;
- * POSIX (bytes): 0xFF, which valid UTF-8 never contains.
- */
-static void
-emit_never(RxState *st)
-{
-	if (st->target == PA_RE_TARGET_ARE)
-		pa_re_puts(&st->out, "[^\\u0001-\\U0010FFFF]");
-	else
-		pa_re_puts(&st->out, "[\xFF]");
-}
-
-/* POSIX: a group we add ourselves still takes a number there. */
+/* A group we add ourselves still takes a number in POSIX output. */
 static void
 open_group(RxState *st)
 {
@@ -380,215 +403,15 @@ open_group(RxState *st)
 }
 
 static void
-put_ascii_literal(PaReBuf *b, char c)
-{
-	/* both targets take a backslash before punctuation as a literal */
-	if (strchr(SPECIAL, c))
-		pa_re_putc(b, '\\');
-	pa_re_putc(b, c);
-}
-
-/*
- * One character outside brackets.  "quantified": a quantifier follows, so
- * a multibyte character must be grouped on the byte-oriented POSIX target.
- */
-static void
 emit_literal(RxState *st, uint32_t cp, int quantified)
 {
-	if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
-		emit_never(st);
-	else if (cp < 0x80)
-		put_ascii_literal(&st->out, (char) cp);
-	else if (cp >= 0x80 && quantified && st->target == PA_RE_TARGET_POSIX_ERE)
-	{
-		open_group(st);
-		pa_re_put_utf8(&st->out, cp);
-		pa_re_putc(&st->out, ')');
-	}
-	else
-		pa_re_put_utf8(&st->out, cp);
+	st->out_groups += pa_re_emit_literal(&st->out, st->target, cp, quantified);
 }
 
-static void
-are_endpoint(RxState *st, uint32_t cp)
-{
-	char		buf[16];
-
-	if ((cp >= '0' && cp <= '9') || (cp >= 'A' && cp <= 'Z') ||
-		(cp >= 'a' && cp <= 'z'))
-		pa_re_putc(&st->out, (char) cp);
-	else
-	{
-		if (cp <= 0xFFFF)
-			snprintf(buf, sizeof(buf), "\\u%04X", (unsigned) cp);
-		else
-			snprintf(buf, sizeof(buf), "\\U%08X", (unsigned) cp);
-		pa_re_puts(&st->out, buf);
-	}
-}
-
-/*
- * The ASCII part of a set as a POSIX bracket expression.  POSIX brackets
- * have no escapes: "]" must come first, "-" last, "^" anywhere but first
- * and "[" never before ".:=".  So those four are split out of the ranges
- * and placed where they are literal.
- */
-static void
-emit_posix_bracket(PaReBuf *out, const PaReSet *s)
-{
-	static const uint32_t specials[4] = {'-', '[', ']', '^'};
-	int			has[4] = {0, 0, 0, 0};
-	PaReBuf		body = {0};
-	int			i,
-				k;
-
-	for (i = 0; i < s->n && s->r[i].lo < 0x80; i++)
-	{
-		uint32_t	lo = s->r[i].lo;
-		uint32_t	hi = s->r[i].hi < 0x80 ? s->r[i].hi : 0x7F;
-
-		for (k = 0; k < 4; k++)
-		{
-			if (specials[k] >= lo && specials[k] <= hi)
-			{
-				has[k] = 1;
-				if (specials[k] > lo)
-				{
-					pa_re_putc(&body, (char) lo);
-					if (specials[k] - 1 > lo)
-					{
-						pa_re_putc(&body, '-');
-						pa_re_putc(&body, (char) (specials[k] - 1));
-					}
-				}
-				lo = specials[k] + 1;
-			}
-		}
-		if (lo <= hi)
-		{
-			pa_re_putc(&body, (char) lo);
-			if (hi > lo)
-			{
-				pa_re_putc(&body, '-');
-				pa_re_putc(&body, (char) hi);
-			}
-		}
-	}
-	pa_re_putc(out, '[');
-	if (has[2])
-		pa_re_putc(out, ']');
-	if (body.len)
-		pa_re_putn(out, body.data, body.len);
-	if (has[1])
-		pa_re_putc(out, '[');
-	if (has[3])
-	{
-		/* "^" may not lead the bracket: let "-" lead instead */
-		if (!has[2] && body.len == 0 && !has[1] && has[0])
-		{
-			pa_re_puts(out, "-^");
-			has[0] = 0;
-		}
-		else
-			pa_re_putc(out, '^');
-	}
-	if (has[0])
-		pa_re_putc(out, '-');
-	pa_re_putc(out, ']');
-	out->oom |= body.oom;
-	free(body.data);
-}
-
-/*
- * POSIX (bytes): the ASCII part as one bracket, every other character as
- * UTF-8 byte sequences, all alternatives of one group.
- */
-static void
-emit_posix_set(RxState *st, const PaReSet *s, int quantified)
-{
-	PaReBuf		alts = {0};
-	int			nalts = 0,
-				ascii_chars = 0,
-				i;
-
-	for (i = 0; i < s->n && s->r[i].lo < 0x80; i++)
-		ascii_chars += (int) ((s->r[i].hi < 0x80 ? s->r[i].hi : 0x7F) - s->r[i].lo + 1);
-	if (ascii_chars == 1)
-	{
-		put_ascii_literal(&alts, (char) s->r[0].lo);
-		nalts = 1;
-	}
-	else if (ascii_chars > 1)
-	{
-		emit_posix_bracket(&alts, s);
-		nalts = 1;
-	}
-	pa_re_set_utf8_alternatives(s, &alts, &nalts);
-	if (nalts > 1 || (quantified && ascii_chars == 0))
-	{
-		open_group(st);
-		pa_re_putn(&st->out, alts.data, alts.len);
-		pa_re_putc(&st->out, ')');
-	}
-	else
-		pa_re_putn(&st->out, alts.data, alts.len);
-	st->out.oom |= alts.oom;
-	free(alts.data);
-}
-
-/* Write a normalized set as a single atom. */
 static void
 emit_set(RxState *st, const PaReSet *s, int quantified)
 {
-	PaReSet		comp;
-	const PaReSet *use;
-	int			negated,
-				i;
-
-	if (s->oom)
-	{
-		st->out.oom = 1;
-		return;
-	}
-	if (s->n == 0)
-	{
-		emit_never(st);
-		return;
-	}
-	if (s->n == 1 && s->r[0].lo == s->r[0].hi)
-	{
-		emit_literal(st, s->r[0].lo, quantified);
-		return;
-	}
-	if (st->target == PA_RE_TARGET_POSIX_ERE)
-	{
-		emit_posix_set(st, s, quantified);
-		return;
-	}
-	pa_re_set_complement(s, &comp);
-	if (comp.n == 0)
-	{
-		/* every character: ARE's "." has no exceptions without REG_NEWLINE */
-		pa_re_putc(&st->out, '.');
-		free(comp.r);
-		return;
-	}
-	negated = comp.n < s->n;
-	use = negated ? &comp : s;
-	pa_re_puts(&st->out, negated ? "[^" : "[");
-	for (i = 0; i < use->n; i++)
-	{
-		are_endpoint(st, use->r[i].lo);
-		if (use->r[i].hi > use->r[i].lo)
-		{
-			if (use->r[i].hi > use->r[i].lo + 1)
-				pa_re_putc(&st->out, '-');
-			are_endpoint(st, use->r[i].hi);
-		}
-	}
-	pa_re_putc(&st->out, ']');
-	st->out.oom |= comp.oom;
-	free(comp.r);
+	st->out_groups += pa_re_emit_set(&st->out, st->target, s, quantified);
 }
 
 /* ---------- the grammar ---------- */
@@ -785,6 +608,32 @@ done:
 	return rc;
 }
 
+/*
+ * ECMA lets a back reference to a group that did not take part in the
+ * match (other alternative, optional group) match the empty string; POSIX
+ * and PostgreSQL make it fail.  Accept only references to groups that
+ * surely took part: not quantified, and every enclosing group up to one
+ * that also encloses the reference is unquantified and without "|" (and
+ * that one is in the same alternative as the reference).
+ */
+static int
+group_participates(RxState *st, int g)
+{
+	for (;;)
+	{
+		const GroupInfo *x = &st->groups[g];
+		const GroupInfo *p = &st->groups[x->parent];
+
+		if (x->quantified)
+			return 0;
+		if (p->open)
+			return x->alt_at_open == p->nalts;
+		if (p->nalts > 0)
+			return 0;
+		g = x->parent;
+	}
+}
+
 static int
 emit_backref(RxState *st, int n)
 {
@@ -798,6 +647,11 @@ emit_backref(RxState *st, int n)
 	if (st->caps[n].out_num < 0 || st->look_depth > 0)
 	{
 		rx_error(st, "back references into or inside lookaround are not supported");
+		return -1;
+	}
+	if (!group_participates(st, st->caps[n].group))
+	{
+		rx_error(st, "back reference to a group that may not take part in the match is not supported");
 		return -1;
 	}
 	if (st->target == PA_RE_TARGET_POSIX_ERE)
@@ -831,6 +685,7 @@ open_capture(RxState *st, const char *name, size_t name_len)
 		}
 	c->name = name;
 	c->name_len = name_len;
+	c->group = st->cur_group;
 	/* PostgreSQL does not number groups inside lookaround */
 	if (st->target == PA_RE_TARGET_ARE && st->look_depth > 0)
 		c->out_num = -1;
@@ -846,13 +701,20 @@ parse_group(RxState *st)
 	const char *p = st->pat + st->pos;
 	size_t		rest = st->len - st->pos;
 	int			look = 0,
-				cap = 0;
+				cap = 0,
+				id;
+	GroupInfo  *gi;
 
 	if (++st->depth > MAX_NESTING)
 	{
 		rx_error(st, "groups nested too deeply");
 		return -1;
 	}
+	gi = &st->groups[id = st->ngroups++];
+	gi->parent = st->cur_group;
+	gi->alt_at_open = st->groups[st->cur_group].nalts;
+	gi->open = 1;
+	st->cur_group = id;
 	if (rest >= 3 && p[1] == '?' && (p[2] == '=' || p[2] == '!'))
 		look = 3;
 	else if (rest >= 4 && p[1] == '?' && p[2] == '<' && (p[3] == '=' || p[3] == '!'))
@@ -914,6 +776,9 @@ parse_group(RxState *st)
 	if (look)
 		st->look_depth--;
 	st->depth--;
+	st->groups[id].open = 0;
+	st->groups[id].quantified = quantifier_follows(st);
+	st->cur_group = st->groups[id].parent;
 	/* ECMA (u) forbids quantified lookaround */
 	return parse_quantifier(st, look == 0);
 }
@@ -923,6 +788,8 @@ static int
 parse_backref(RxState *st)
 {
 	int			n = 0;
+	size_t		start = st->pos,
+				end;
 
 	if (st->pat[st->pos + 1] == 'k')
 	{
@@ -950,8 +817,12 @@ parse_backref(RxState *st)
 			   st->pat[st->pos] <= '9' && n < 100000)
 			n = n * 10 + (st->pat[st->pos++] - '0');
 	}
+	/* errors point at the backslash */
+	end = st->pos;
+	st->pos = start;
 	if (emit_backref(st, n) < 0)
 		return -1;
+	st->pos = end;
 	return parse_quantifier(st, 1);
 }
 
@@ -1012,9 +883,17 @@ parse_term(RxState *st)
 			if (e == 'b' || e == 'B')
 			{
 				st->pos += 2;
-				/* ARE's \b is backspace and \B a backslash */
+
+				/*
+				 * ECMA's word characters are [0-9A-Za-z_]; ARE's \y and \Y
+				 * follow the collation, so spell the boundary out with
+				 * lookaround.  glibc's \b and \B on bytes in the C locale
+				 * already mean ASCII word characters.
+				 */
 				if (st->target == PA_RE_TARGET_ARE)
-					pa_re_puts(&st->out, e == 'b' ? "\\y" : "\\Y");
+					pa_re_puts(&st->out, e == 'b' ?
+							   "(?:(?<=" ARE_WORD ")(?!" ARE_WORD ")|(?<!" ARE_WORD ")(?=" ARE_WORD "))" :
+							   "(?:(?<=" ARE_WORD ")(?=" ARE_WORD ")|(?<!" ARE_WORD ")(?!" ARE_WORD "))");
 				else
 					pa_re_puts(&st->out, e == 'b' ? "\\b" : "\\B");
 				return parse_quantifier(st, 0);
@@ -1051,6 +930,7 @@ parse_disjunction(RxState *st)
 	{
 		if (st->pat[st->pos] == '|')
 		{
+			st->groups[st->cur_group].nalts++;
 			pa_re_putc(&st->out, '|');
 			st->pos++;
 			continue;
@@ -1077,7 +957,11 @@ pa_regex_translate(const char *pattern, PaRegexTarget target, char **errmsg)
 		if (pattern[i] == '(')
 			nparen++;
 	st.caps = calloc(nparen + 1, sizeof(CapInfo));
-	if (st.caps == NULL)
+	st.groups = calloc(nparen + 1, sizeof(GroupInfo));
+	st.ngroups = 1;				/* group 0, the whole pattern, is open */
+	if (st.groups)
+		st.groups[0].open = 1;
+	if (st.caps == NULL || st.groups == NULL)
 		st.out.oom = 1;
 	else
 	{
@@ -1087,6 +971,7 @@ pa_regex_translate(const char *pattern, PaRegexTarget target, char **errmsg)
 			rx_error(&st, "unmatched )");
 	}
 	free(st.caps);
+	free(st.groups);
 	if (st.err == NULL && !st.out.oom)
 		return st.out.data;
 	free(st.out.data);

@@ -1,7 +1,9 @@
 /*
  * regex_ecma_charset.c — code point sets for the ECMA-262 translator:
- * set arithmetic, ECMA's class escapes, Unicode properties, and the
- * UTF-8 byte-sequence form of a set used by the POSIX (byte) target.
+ * set arithmetic, ECMA's class escapes, Unicode properties, and writing
+ * characters and sets as atoms of the target dialect (bracket expressions
+ * with \u escapes for ARE; bytes and UTF-8 byte-sequence alternations
+ * for the POSIX target).
  */
 #include "regex_ecma_int.h"
 #include "regex_ecma_unicode.h"
@@ -401,4 +403,228 @@ pa_re_set_utf8_alternatives(const PaReSet *s, PaReBuf *out, int *nalts)
 		if (lo <= s->r[i].hi)
 			utf8_pieces(lo, s->r[i].hi, out, nalts);
 	}
+}
+
+/* ---------- writing atoms in the target dialect ---------- */
+
+static const char *const SPECIAL = "\\^$.|?*+()[]{}";
+
+/*
+ * A pattern that never matches.  ARE: only NUL, which no subject holds;
+ * POSIX (bytes): 0xFF, which valid UTF-8 never contains.
+ */
+static void
+emit_never(PaReBuf *out, PaRegexTarget target)
+{
+	if (target == PA_RE_TARGET_ARE)
+		pa_re_puts(out, "[^\\u0001-\\U0010FFFF]");
+	else
+		pa_re_puts(out, "[\xFF]");
+}
+
+static void
+put_ascii_literal(PaReBuf *b, char c)
+{
+	/* both targets take a backslash before punctuation as a literal */
+	if (strchr(SPECIAL, c))
+		pa_re_putc(b, '\\');
+	pa_re_putc(b, c);
+}
+
+int
+pa_re_emit_literal(PaReBuf *out, PaRegexTarget target, uint32_t cp,
+				   int quantified)
+{
+	if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
+		emit_never(out, target);
+	else if (cp < 0x80)
+		put_ascii_literal(out, (char) cp);
+	else if (quantified && target == PA_RE_TARGET_POSIX_ERE)
+	{
+		/* bytes: the quantifier must apply to the whole character */
+		pa_re_putc(out, '(');
+		pa_re_put_utf8(out, cp);
+		pa_re_putc(out, ')');
+		return 1;
+	}
+	else
+		pa_re_put_utf8(out, cp);
+	return 0;
+}
+
+static void
+are_endpoint(PaReBuf *out, uint32_t cp)
+{
+	char		buf[16];
+
+	if ((cp >= '0' && cp <= '9') || (cp >= 'A' && cp <= 'Z') ||
+		(cp >= 'a' && cp <= 'z'))
+		pa_re_putc(out, (char) cp);
+	else
+	{
+		if (cp <= 0xFFFF)
+			snprintf(buf, sizeof(buf), "\\u%04X", (unsigned) cp);
+		else
+			snprintf(buf, sizeof(buf), "\\U%08X", (unsigned) cp);
+		pa_re_puts(out, buf);
+	}
+}
+
+/*
+ * The ASCII part of a set as a POSIX bracket expression.  POSIX brackets
+ * have no escapes: "]" must come first, "-" last, "^" anywhere but first
+ * and "[" never before ".:=".  So those four are split out of the ranges
+ * and placed where they are literal.
+ */
+static void
+emit_posix_bracket(PaReBuf *out, const PaReSet *s)
+{
+	static const uint32_t specials[4] = {'-', '[', ']', '^'};
+	int			has[4] = {0, 0, 0, 0};
+	PaReBuf		body = {0};
+	int			i,
+				k;
+
+	for (i = 0; i < s->n && s->r[i].lo < 0x80; i++)
+	{
+		uint32_t	lo = s->r[i].lo;
+		uint32_t	hi = s->r[i].hi < 0x80 ? s->r[i].hi : 0x7F;
+
+		for (k = 0; k < 4; k++)
+		{
+			if (specials[k] >= lo && specials[k] <= hi)
+			{
+				has[k] = 1;
+				if (specials[k] > lo)
+				{
+					pa_re_putc(&body, (char) lo);
+					if (specials[k] - 1 > lo)
+					{
+						pa_re_putc(&body, '-');
+						pa_re_putc(&body, (char) (specials[k] - 1));
+					}
+				}
+				lo = specials[k] + 1;
+			}
+		}
+		if (lo <= hi)
+		{
+			pa_re_putc(&body, (char) lo);
+			if (hi > lo)
+			{
+				pa_re_putc(&body, '-');
+				pa_re_putc(&body, (char) hi);
+			}
+		}
+	}
+	pa_re_putc(out, '[');
+	if (has[2])
+		pa_re_putc(out, ']');
+	if (body.len)
+		pa_re_putn(out, body.data, body.len);
+	if (has[1])
+		pa_re_putc(out, '[');
+	if (has[3])
+	{
+		/* "^" may not lead the bracket: let "-" lead instead */
+		if (!has[2] && body.len == 0 && !has[1] && has[0])
+		{
+			pa_re_puts(out, "-^");
+			has[0] = 0;
+		}
+		else
+			pa_re_putc(out, '^');
+	}
+	if (has[0])
+		pa_re_putc(out, '-');
+	pa_re_putc(out, ']');
+	out->oom |= body.oom;
+	free(body.data);
+}
+
+/*
+ * POSIX (bytes): the ASCII part as one bracket, every other character as
+ * UTF-8 byte sequences, all alternatives of one group.
+ */
+static int
+emit_posix_set(PaReBuf *out, const PaReSet *s, int quantified)
+{
+	PaReBuf		alts = {0};
+	int			nalts = 0,
+				ascii_chars = 0,
+				grouped,
+				i;
+
+	for (i = 0; i < s->n && s->r[i].lo < 0x80; i++)
+		ascii_chars += (int) ((s->r[i].hi < 0x80 ? s->r[i].hi : 0x7F) - s->r[i].lo + 1);
+	if (ascii_chars == 1)
+	{
+		put_ascii_literal(&alts, (char) s->r[0].lo);
+		nalts = 1;
+	}
+	else if (ascii_chars > 1)
+	{
+		emit_posix_bracket(&alts, s);
+		nalts = 1;
+	}
+	pa_re_set_utf8_alternatives(s, &alts, &nalts);
+	grouped = nalts > 1 || (quantified && ascii_chars == 0);
+	if (grouped)
+		pa_re_putc(out, '(');
+	pa_re_putn(out, alts.data, alts.len);
+	if (grouped)
+		pa_re_putc(out, ')');
+	out->oom |= alts.oom;
+	free(alts.data);
+	return grouped;
+}
+
+int
+pa_re_emit_set(PaReBuf *out, PaRegexTarget target, const PaReSet *s,
+			   int quantified)
+{
+	PaReSet		comp;
+	const PaReSet *use;
+	int			negated,
+				i;
+
+	if (s->oom)
+	{
+		out->oom = 1;
+		return 0;
+	}
+	if (s->n == 0)
+	{
+		emit_never(out, target);
+		return 0;
+	}
+	if (s->n == 1 && s->r[0].lo == s->r[0].hi)
+		return pa_re_emit_literal(out, target, s->r[0].lo, quantified);
+	if (target == PA_RE_TARGET_POSIX_ERE)
+		return emit_posix_set(out, s, quantified);
+	pa_re_set_complement(s, &comp);
+	if (comp.n == 0)
+	{
+		/* every character: ARE's "." has no exceptions without REG_NEWLINE */
+		pa_re_putc(out, '.');
+		free(comp.r);
+		return 0;
+	}
+	negated = comp.n < s->n;
+	use = negated ? &comp : s;
+	pa_re_puts(out, negated ? "[^" : "[");
+	for (i = 0; i < use->n; i++)
+	{
+		are_endpoint(out, use->r[i].lo);
+		if (use->r[i].hi > use->r[i].lo)
+		{
+			if (use->r[i].hi > use->r[i].lo + 1)
+				pa_re_putc(out, '-');
+			are_endpoint(out, use->r[i].hi);
+		}
+	}
+	pa_re_putc(out, ']');
+	out->oom |= comp.oom;
+	free(comp.r);
+	return 0;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "regex_ecma.h"
+
 #define PA_RE_UNI_MAX	0x10FFFF
 
 /* Growable output string; "oom" latches the first allocation failure. */
@@ -66,5 +68,15 @@ extern int	pa_re_set_add_property(PaReSet *s, const char *name, size_t n,
  */
 extern void pa_re_set_utf8_alternatives(const PaReSet *s, PaReBuf *out,
 										int *nalts);
+
+/*
+ * Write one character, or a normalized set, as a single atom ("quantified":
+ * a quantifier follows).  Return the number of groups added to the output
+ * (POSIX numbers every group, so back references must be shifted).
+ */
+extern int	pa_re_emit_literal(PaReBuf *out, PaRegexTarget target, uint32_t cp,
+							   int quantified);
+extern int	pa_re_emit_set(PaReBuf *out, PaRegexTarget target, const PaReSet *s,
+						   int quantified);
 
 #endif							/* PA_REGEX_ECMA_INT_H */
