@@ -22,7 +22,9 @@ OBJS = \
 	src/jsonschema_validate.o \
 	src/regex_ecma.o \
 	src/regex_ecma_charset.o \
-	src/regex_ecma_unicode.o
+	src/regex_ecma_unicode.o \
+	src/pa_buf.o \
+	src/http.o
 
 # The install script is assembled from sql/install/*.sql (one concern per
 # file); upgrade scripts sql/$(EXTENSION)--A--B.sql are shipped as they are.

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "jsonschema.h"
+#include "pa_buf.h"
 
 #define PA_STR2(x) #x
 #define PA_STR(x) PA_STR2(x)
@@ -136,20 +137,8 @@ struct PaSchema
 	int			have_hooks;
 };
 
-/* A growable string; "oom" latches the first allocation failure. */
-typedef struct PaBuf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	int			oom;
-} PaBuf;
 
 /* jsonschema.c */
-extern void pa_buf_putn(PaBuf *b, const char *s, size_t n);
-extern void pa_buf_puts(PaBuf *b, const char *s);
-extern void pa_buf_vprintf(PaBuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-extern void pa_buf_printf(PaBuf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 extern void pa_buf_put_pointer_token(PaBuf *b, const char *s, size_t n);
 extern void pa_buf_put_json(PaBuf *b, json_t *v, size_t maxlen);
 extern void pa_buf_put_num(PaBuf *b, const PaNum *n);

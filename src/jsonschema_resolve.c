@@ -316,8 +316,10 @@ scan(PaCompileCtx *c, json_t *j, const char *parent_base, char *path, int depth)
 		if (!json_is_object(m))
 			continue;
 		json_object_foreach(m, key, v)
+		{
 			if (scan_child(c, v, base, path, SUB_MAP[i], key, -1, depth) < 0)
-			return -1;
+				return -1;
+		}
 	}
 	return 0;
 }

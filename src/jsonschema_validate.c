@@ -272,6 +272,8 @@ check_enum_const(VCtx *c, const PaNode *n, json_t *inst)
 			PaBuf		msg = {0};
 
 			valid = 0;
+			if (c->errors == NULL)
+				return 0;
 			pa_buf_puts(&msg, "must be exactly ");
 			pa_buf_put_json(&msg, n->const_value, MESSAGE_BUDGET);
 			if (report_buf(c, n, "const", &msg) < 0)
@@ -293,6 +295,8 @@ check_enum_const(VCtx *c, const PaNode *n, json_t *inst)
 		{
 			PaBuf		msg = {0};
 
+			if (c->errors == NULL)
+				return 0;
 			valid = 0;
 			pa_buf_puts(&msg, "must be one of: ");
 			for (i = 0; i < json_array_size(n->enum_values); i++)
@@ -321,6 +325,8 @@ number_fails(VCtx *c, const PaNode *n, const char *kw, const char *what,
 {
 	PaBuf		msg = {0};
 
+	if (c->errors == NULL)
+		return 0;
 	pa_buf_printf(&msg, "must be %s ", what);
 	pa_buf_put_num(&msg, limit);
 	return report_buf(c, n, kw, &msg) < 0 ? -1 : 0;
@@ -410,9 +416,12 @@ check_string(VCtx *c, const PaNode *n, json_t *inst)
 		if (rc == 0)
 		{
 			PaBuf		msg = {0};
-			json_t	   *p = json_string(n->pattern);
+			json_t	   *p;
 
+			if (c->errors == NULL)
+				return 0;
 			valid = 0;
+			p = json_string(n->pattern);
 			pa_buf_puts(&msg, "must match pattern ");
 			if (p)
 				pa_buf_put_json(&msg, p, MESSAGE_BUDGET);

@@ -60,7 +60,7 @@ typedef struct RxState
 	size_t		len;
 	size_t		pos;
 	PaRegexTarget target;
-	PaReBuf		out;
+	PaBuf		out;
 	char	   *err;
 	CapInfo    *caps;			/* 1-based, ECMA capture numbers */
 	int			ncaps;			/* captures opened so far */
@@ -398,7 +398,7 @@ parse_escape(RxState *st, int in_class, uint32_t *cp, PaReSet *set, int *is_set)
 static void
 open_group(RxState *st)
 {
-	pa_re_putc(&st->out, '(');
+	pa_buf_putc(&st->out, '(');
 	st->out_groups++;
 }
 
@@ -510,10 +510,10 @@ parse_quantifier(RxState *st, int quantifiable)
 			snprintf(buf, sizeof(buf), "{%ld}", min);
 		else
 			snprintf(buf, sizeof(buf), "{%ld,%ld}", min, max);
-		pa_re_puts(&st->out, buf);
+		pa_buf_puts(&st->out, buf);
 	}
 	else
-		pa_re_putc(&st->out, st->pat[st->pos]);
+		pa_buf_putc(&st->out, st->pat[st->pos]);
 	st->pos = endpos;
 	if (st->pos < st->len && st->pat[st->pos] == '?')
 		st->pos++;
@@ -665,7 +665,7 @@ emit_backref(RxState *st, int n)
 	}
 	else						/* grouped, so that a following digit stays a digit */
 		snprintf(buf, sizeof(buf), "(?:\\%d)", st->caps[n].out_num);
-	pa_re_puts(&st->out, buf);
+	pa_buf_puts(&st->out, buf);
 	return 0;
 }
 
@@ -691,7 +691,7 @@ open_capture(RxState *st, const char *name, size_t name_len)
 		c->out_num = -1;
 	else
 		c->out_num = ++st->out_groups;
-	pa_re_putc(&st->out, '(');
+	pa_buf_putc(&st->out, '(');
 	return st->ncaps;
 }
 
@@ -726,14 +726,14 @@ parse_group(RxState *st)
 			rx_error(st, "lookahead and lookbehind are not supported by POSIX regular expressions");
 			return -1;
 		}
-		pa_re_putn(&st->out, p, (size_t) look);
+		pa_buf_putn(&st->out, p, (size_t) look);
 		st->pos += (size_t) look;
 		st->look_depth++;
 	}
 	else if (rest >= 3 && p[1] == '?' && p[2] == ':')
 	{
 		if (st->target == PA_RE_TARGET_ARE)
-			pa_re_puts(&st->out, "(?:");
+			pa_buf_puts(&st->out, "(?:");
 		else
 			open_group(st);
 		st->pos += 3;
@@ -770,7 +770,7 @@ parse_group(RxState *st)
 		return -1;
 	}
 	st->pos++;
-	pa_re_putc(&st->out, ')');
+	pa_buf_putc(&st->out, ')');
 	if (cap > 0)
 		st->caps[cap].closed = 1;
 	if (look)
@@ -839,7 +839,7 @@ parse_term(RxState *st)
 	{
 		case '^':
 		case '$':
-			pa_re_putc(&st->out, c);
+			pa_buf_putc(&st->out, c);
 			st->pos++;
 			return parse_quantifier(st, 0);
 		case '(':
@@ -891,11 +891,11 @@ parse_term(RxState *st)
 				 * already mean ASCII word characters.
 				 */
 				if (st->target == PA_RE_TARGET_ARE)
-					pa_re_puts(&st->out, e == 'b' ?
+					pa_buf_puts(&st->out, e == 'b' ?
 							   "(?:(?<=" ARE_WORD ")(?!" ARE_WORD ")|(?<!" ARE_WORD ")(?=" ARE_WORD "))" :
 							   "(?:(?<=" ARE_WORD ")(?=" ARE_WORD ")|(?<!" ARE_WORD ")(?!" ARE_WORD "))");
 				else
-					pa_re_puts(&st->out, e == 'b' ? "\\b" : "\\B");
+					pa_buf_puts(&st->out, e == 'b' ? "\\b" : "\\B");
 				return parse_quantifier(st, 0);
 			}
 			if ((e >= '1' && e <= '9') || e == 'k')
@@ -931,7 +931,7 @@ parse_disjunction(RxState *st)
 		if (st->pat[st->pos] == '|')
 		{
 			st->groups[st->cur_group].nalts++;
-			pa_re_putc(&st->out, '|');
+			pa_buf_putc(&st->out, '|');
 			st->pos++;
 			continue;
 		}
@@ -966,7 +966,7 @@ pa_regex_translate(const char *pattern, PaRegexTarget target, char **errmsg)
 	else
 	{
 		/* an empty pattern translates to "", which matches everywhere */
-		pa_re_puts(&st.out, "");
+		pa_buf_puts(&st.out, "");
 		if (parse_disjunction(&st) == 0 && st.pos < st.len)
 			rx_error(&st, "unmatched )");
 	}

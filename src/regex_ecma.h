@@ -10,32 +10,40 @@
  * -------------------------------
  * The output decides "does the pattern match somewhere in the subject"
  * (ECMA RegExp.test, unanchored) the way ECMA-262 with the "u" flag does,
- * for UTF-8 subjects:
+ * for UTF-8 subjects without NUL:
  *
- *  - character classes (\d \w \s, their negations, \p{...}/\P{...} General
- *    Category escapes, ".", [...] and [^...]) become explicit bracket
- *    expressions of code points, so the result does not depend on the
- *    collation or locale of the target engine (ECMA's \d and \w are ASCII
- *    only; PostgreSQL's follow the collation);
- *  - \b and \B become the target's word-boundary escapes;
- *  - non-greedy quantifiers become greedy ones (same match/no-match answer);
+ *  - every character class (\d \w \s and negations, \p{...}/\P{...},
+ *    ".", [...] and [^...]) becomes an explicit set of code points, so the
+ *    result does not depend on the target's locale or collation (ECMA's \d
+ *    and \w are ASCII only; PostgreSQL's follow the collation);
+ *  - \b and \B mean ASCII word boundaries, as in ECMA;
+ *  - non-greedy quantifiers become greedy (same match/no-match answer);
  *  - named groups become plain groups, \k<name> a numbered back reference.
+ *
+ * Refused with a message (definition time, not match time): lookaround on
+ * the POSIX target; back references to groups that might not take part in
+ * the match (ECMA lets those match empty, the targets fail them), into or
+ * inside lookaround, or forward; bounds above 255 (ARE) or 32767 (POSIX);
+ * Unicode properties other than General_Category values (any alias:
+ * \p{L}, \p{Letter}, \p{gc=Lu}, \p{General_Category=digit}, ...) and Any,
+ * ASCII, Assigned, ASCII_Hex_Digit, White_Space; syntax the "u" flag
+ * rejects (unknown escapes such as \A, quantified assertions, ...).
+ * A lone "{", "}" or "]" is taken literally, as browsers do.
  *
  * Targets
  * -------
  * PA_RE_TARGET_ARE: PostgreSQL's Advanced REs.  Compile the result with
- *   pg_regcomp(..., REG_ADVANCED, collation) in a UTF8 database, without
- *   REG_NEWLINE or REG_ICASE.  Lookahead and lookbehind are kept.
- *   Limits of that engine: bounds above 255 and back references to groups
- *   inside lookaround are rejected here with a clear message.
- * PA_RE_TARGET_POSIX_ERE: glibc regcomp(REG_EXTENDED) under a UTF-8
- *   LC_CTYPE (e.g. C.UTF-8); used by the standalone test runner.
- *   Lookaround is not available there and is reported as an error.
- *
- * Unicode properties: General_Category values by any alias (\p{L},
- * \p{Letter}, \p{gc=Lu}, \p{General_Category=digit}, ...), plus Any,
- * ASCII, Assigned, ASCII_Hex_Digit and White_Space.  Scripts and other
- * binary properties are reported as unsupported.
+ *   pg_regcomp(..., REG_ADVANCED, C_COLLATION_OID or any other) in a UTF8
+ *   database, without REG_NEWLINE or REG_ICASE.  Sets are written with
+ *   \uXXXX / \UXXXXXXXX escapes, word boundaries with lookbehind and
+ *   lookahead.  Checked against V8 (node) and PostgreSQL 15 with random
+ *   patterns and subjects, under the C and C.UTF-8 collations.
+ * PA_RE_TARGET_POSIX_ERE: glibc regcomp(REG_EXTENDED) in the C locale, on
+ *   bytes: non-ASCII characters and sets become alternations of UTF-8 byte
+ *   sequences (glibc cannot take multibyte ranges in brackets).  Used by
+ *   the standalone test runner only.  Two glibc quirks remain: "^" or "$"
+ *   next to a newline that the pattern itself matches also match at that
+ *   newline, and \B can match inside a multibyte character.
  */
 #ifndef PA_REGEX_ECMA_H
 #define PA_REGEX_ECMA_H
@@ -43,7 +51,7 @@
 typedef enum PaRegexTarget
 {
 	PA_RE_TARGET_ARE,			/* PostgreSQL Advanced REs (REG_ADVANCED) */
-	PA_RE_TARGET_POSIX_ERE		/* glibc regcomp(REG_EXTENDED), UTF-8 locale */
+	PA_RE_TARGET_POSIX_ERE		/* glibc regcomp(REG_EXTENDED), C locale */
 } PaRegexTarget;
 
 /*

@@ -14,44 +14,6 @@
 
 /* ---------- output buffer ---------- */
 
-void
-pa_re_putn(PaReBuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap)
-	{
-		size_t		ncap = b->cap ? b->cap : 64;
-		char	   *nd;
-
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		nd = realloc(b->data, ncap);
-		if (nd == NULL)
-		{
-			b->oom = 1;
-			return;
-		}
-		b->data = nd;
-		b->cap = ncap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void
-pa_re_puts(PaReBuf *b, const char *s)
-{
-	pa_re_putn(b, s, strlen(s));
-}
-
-void
-pa_re_putc(PaReBuf *b, char c)
-{
-	pa_re_putn(b, &c, 1);
-}
-
 static int
 utf8_encode(uint32_t cp, unsigned char *s)
 {
@@ -81,12 +43,12 @@ utf8_encode(uint32_t cp, unsigned char *s)
 }
 
 void
-pa_re_put_utf8(PaReBuf *b, uint32_t cp)
+pa_re_put_utf8(PaBuf *b, uint32_t cp)
 {
 	unsigned char s[4];
 	int			n = utf8_encode(cp, s);
 
-	pa_re_putn(b, (const char *) s, (size_t) n);
+	pa_buf_putn(b, (const char *) s, (size_t) n);
 }
 
 /* ---------- set arithmetic ---------- */
@@ -334,7 +296,7 @@ pa_re_set_add_property(PaReSet *s, const char *name, size_t n,
  * construction of RE2 and Rust's utf8-ranges.
  */
 static void
-utf8_pieces(uint32_t lo, uint32_t hi, PaReBuf *out, int *nalts)
+utf8_pieces(uint32_t lo, uint32_t hi, PaBuf *out, int *nalts)
 {
 	static const uint32_t maxes[] = {0x7FF, 0xFFFF};
 	unsigned char a[4],
@@ -374,25 +336,25 @@ utf8_pieces(uint32_t lo, uint32_t hi, PaReBuf *out, int *nalts)
 	}
 	utf8_encode(hi, b);
 	if (*nalts > 0)
-		pa_re_putc(out, '|');
+		pa_buf_putc(out, '|');
 	for (i = 0; i < n; i++)
 	{
 		if (a[i] == b[i])
-			pa_re_putc(out, (char) a[i]);
+			pa_buf_putc(out, (char) a[i]);
 		else
 		{
-			pa_re_putc(out, '[');
-			pa_re_putc(out, (char) a[i]);
-			pa_re_putc(out, '-');
-			pa_re_putc(out, (char) b[i]);
-			pa_re_putc(out, ']');
+			pa_buf_putc(out, '[');
+			pa_buf_putc(out, (char) a[i]);
+			pa_buf_putc(out, '-');
+			pa_buf_putc(out, (char) b[i]);
+			pa_buf_putc(out, ']');
 		}
 	}
 	(*nalts)++;
 }
 
 void
-pa_re_set_utf8_alternatives(const PaReSet *s, PaReBuf *out, int *nalts)
+pa_re_set_utf8_alternatives(const PaReSet *s, PaBuf *out, int *nalts)
 {
 	int			i;
 
@@ -414,25 +376,25 @@ static const char *const SPECIAL = "\\^$.|?*+()[]{}";
  * POSIX (bytes): 0xFF, which valid UTF-8 never contains.
  */
 static void
-emit_never(PaReBuf *out, PaRegexTarget target)
+emit_never(PaBuf *out, PaRegexTarget target)
 {
 	if (target == PA_RE_TARGET_ARE)
-		pa_re_puts(out, "[^\\u0001-\\U0010FFFF]");
+		pa_buf_puts(out, "[^\\u0001-\\U0010FFFF]");
 	else
-		pa_re_puts(out, "[\xFF]");
+		pa_buf_puts(out, "[\xFF]");
 }
 
 static void
-put_ascii_literal(PaReBuf *b, char c)
+put_ascii_literal(PaBuf *b, char c)
 {
 	/* both targets take a backslash before punctuation as a literal */
 	if (strchr(SPECIAL, c))
-		pa_re_putc(b, '\\');
-	pa_re_putc(b, c);
+		pa_buf_putc(b, '\\');
+	pa_buf_putc(b, c);
 }
 
 int
-pa_re_emit_literal(PaReBuf *out, PaRegexTarget target, uint32_t cp,
+pa_re_emit_literal(PaBuf *out, PaRegexTarget target, uint32_t cp,
 				   int quantified)
 {
 	if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
@@ -442,9 +404,9 @@ pa_re_emit_literal(PaReBuf *out, PaRegexTarget target, uint32_t cp,
 	else if (quantified && target == PA_RE_TARGET_POSIX_ERE)
 	{
 		/* bytes: the quantifier must apply to the whole character */
-		pa_re_putc(out, '(');
+		pa_buf_putc(out, '(');
 		pa_re_put_utf8(out, cp);
-		pa_re_putc(out, ')');
+		pa_buf_putc(out, ')');
 		return 1;
 	}
 	else
@@ -453,20 +415,20 @@ pa_re_emit_literal(PaReBuf *out, PaRegexTarget target, uint32_t cp,
 }
 
 static void
-are_endpoint(PaReBuf *out, uint32_t cp)
+are_endpoint(PaBuf *out, uint32_t cp)
 {
 	char		buf[16];
 
 	if ((cp >= '0' && cp <= '9') || (cp >= 'A' && cp <= 'Z') ||
 		(cp >= 'a' && cp <= 'z'))
-		pa_re_putc(out, (char) cp);
+		pa_buf_putc(out, (char) cp);
 	else
 	{
 		if (cp <= 0xFFFF)
 			snprintf(buf, sizeof(buf), "\\u%04X", (unsigned) cp);
 		else
 			snprintf(buf, sizeof(buf), "\\U%08X", (unsigned) cp);
-		pa_re_puts(out, buf);
+		pa_buf_puts(out, buf);
 	}
 }
 
@@ -477,11 +439,11 @@ are_endpoint(PaReBuf *out, uint32_t cp)
  * and placed where they are literal.
  */
 static void
-emit_posix_bracket(PaReBuf *out, const PaReSet *s)
+emit_posix_bracket(PaBuf *out, const PaReSet *s)
 {
 	static const uint32_t specials[4] = {'-', '[', ']', '^'};
 	int			has[4] = {0, 0, 0, 0};
-	PaReBuf		body = {0};
+	PaBuf		body = {0};
 	int			i,
 				k;
 
@@ -497,11 +459,11 @@ emit_posix_bracket(PaReBuf *out, const PaReSet *s)
 				has[k] = 1;
 				if (specials[k] > lo)
 				{
-					pa_re_putc(&body, (char) lo);
+					pa_buf_putc(&body, (char) lo);
 					if (specials[k] - 1 > lo)
 					{
-						pa_re_putc(&body, '-');
-						pa_re_putc(&body, (char) (specials[k] - 1));
+						pa_buf_putc(&body, '-');
+						pa_buf_putc(&body, (char) (specials[k] - 1));
 					}
 				}
 				lo = specials[k] + 1;
@@ -509,35 +471,35 @@ emit_posix_bracket(PaReBuf *out, const PaReSet *s)
 		}
 		if (lo <= hi)
 		{
-			pa_re_putc(&body, (char) lo);
+			pa_buf_putc(&body, (char) lo);
 			if (hi > lo)
 			{
-				pa_re_putc(&body, '-');
-				pa_re_putc(&body, (char) hi);
+				pa_buf_putc(&body, '-');
+				pa_buf_putc(&body, (char) hi);
 			}
 		}
 	}
-	pa_re_putc(out, '[');
+	pa_buf_putc(out, '[');
 	if (has[2])
-		pa_re_putc(out, ']');
+		pa_buf_putc(out, ']');
 	if (body.len)
-		pa_re_putn(out, body.data, body.len);
+		pa_buf_putn(out, body.data, body.len);
 	if (has[1])
-		pa_re_putc(out, '[');
+		pa_buf_putc(out, '[');
 	if (has[3])
 	{
 		/* "^" may not lead the bracket: let "-" lead instead */
 		if (!has[2] && body.len == 0 && !has[1] && has[0])
 		{
-			pa_re_puts(out, "-^");
+			pa_buf_puts(out, "-^");
 			has[0] = 0;
 		}
 		else
-			pa_re_putc(out, '^');
+			pa_buf_putc(out, '^');
 	}
 	if (has[0])
-		pa_re_putc(out, '-');
-	pa_re_putc(out, ']');
+		pa_buf_putc(out, '-');
+	pa_buf_putc(out, ']');
 	out->oom |= body.oom;
 	free(body.data);
 }
@@ -547,9 +509,9 @@ emit_posix_bracket(PaReBuf *out, const PaReSet *s)
  * UTF-8 byte sequences, all alternatives of one group.
  */
 static int
-emit_posix_set(PaReBuf *out, const PaReSet *s, int quantified)
+emit_posix_set(PaBuf *out, const PaReSet *s, int quantified)
 {
-	PaReBuf		alts = {0};
+	PaBuf		alts = {0};
 	int			nalts = 0,
 				ascii_chars = 0,
 				grouped,
@@ -570,17 +532,17 @@ emit_posix_set(PaReBuf *out, const PaReSet *s, int quantified)
 	pa_re_set_utf8_alternatives(s, &alts, &nalts);
 	grouped = nalts > 1 || (quantified && ascii_chars == 0);
 	if (grouped)
-		pa_re_putc(out, '(');
-	pa_re_putn(out, alts.data, alts.len);
+		pa_buf_putc(out, '(');
+	pa_buf_putn(out, alts.data, alts.len);
 	if (grouped)
-		pa_re_putc(out, ')');
+		pa_buf_putc(out, ')');
 	out->oom |= alts.oom;
 	free(alts.data);
 	return grouped;
 }
 
 int
-pa_re_emit_set(PaReBuf *out, PaRegexTarget target, const PaReSet *s,
+pa_re_emit_set(PaBuf *out, PaRegexTarget target, const PaReSet *s,
 			   int quantified)
 {
 	PaReSet		comp;
@@ -606,24 +568,24 @@ pa_re_emit_set(PaReBuf *out, PaRegexTarget target, const PaReSet *s,
 	if (comp.n == 0)
 	{
 		/* every character: ARE's "." has no exceptions without REG_NEWLINE */
-		pa_re_putc(out, '.');
+		pa_buf_putc(out, '.');
 		free(comp.r);
 		return 0;
 	}
 	negated = comp.n < s->n;
 	use = negated ? &comp : s;
-	pa_re_puts(out, negated ? "[^" : "[");
+	pa_buf_puts(out, negated ? "[^" : "[");
 	for (i = 0; i < use->n; i++)
 	{
 		are_endpoint(out, use->r[i].lo);
 		if (use->r[i].hi > use->r[i].lo)
 		{
 			if (use->r[i].hi > use->r[i].lo + 1)
-				pa_re_putc(out, '-');
+				pa_buf_putc(out, '-');
 			are_endpoint(out, use->r[i].hi);
 		}
 	}
-	pa_re_putc(out, ']');
+	pa_buf_putc(out, ']');
 	out->oom |= comp.oom;
 	free(comp.r);
 	return 0;

@@ -9,18 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pa_buf.h"
 #include "regex_ecma.h"
 
 #define PA_RE_UNI_MAX	0x10FFFF
 
-/* Growable output string; "oom" latches the first allocation failure. */
-typedef struct PaReBuf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	int			oom;
-} PaReBuf;
 
 typedef struct PaReRange
 {
@@ -41,10 +34,7 @@ typedef struct PaReSet
 	int			oom;
 } PaReSet;
 
-extern void pa_re_putn(PaReBuf *b, const char *s, size_t n);
-extern void pa_re_puts(PaReBuf *b, const char *s);
-extern void pa_re_putc(PaReBuf *b, char c);
-extern void pa_re_put_utf8(PaReBuf *b, uint32_t cp);
+extern void pa_re_put_utf8(PaBuf *b, uint32_t cp);
 
 extern void pa_re_set_add(PaReSet *s, uint32_t lo, uint32_t hi);
 extern void pa_re_set_add_set(PaReSet *dst, const PaReSet *src);
@@ -66,7 +56,7 @@ extern int	pa_re_set_add_property(PaReSet *s, const char *name, size_t n,
  * byte sequences (each a run of bytes and byte ranges); *nalts counts the
  * alternatives written.
  */
-extern void pa_re_set_utf8_alternatives(const PaReSet *s, PaReBuf *out,
+extern void pa_re_set_utf8_alternatives(const PaReSet *s, PaBuf *out,
 										int *nalts);
 
 /*
@@ -74,9 +64,9 @@ extern void pa_re_set_utf8_alternatives(const PaReSet *s, PaReBuf *out,
  * a quantifier follows).  Return the number of groups added to the output
  * (POSIX numbers every group, so back references must be shifted).
  */
-extern int	pa_re_emit_literal(PaReBuf *out, PaRegexTarget target, uint32_t cp,
+extern int	pa_re_emit_literal(PaBuf *out, PaRegexTarget target, uint32_t cp,
 							   int quantified);
-extern int	pa_re_emit_set(PaReBuf *out, PaRegexTarget target, const PaReSet *s,
+extern int	pa_re_emit_set(PaBuf *out, PaRegexTarget target, const PaReSet *s,
 						   int quantified);
 
 #endif							/* PA_REGEX_ECMA_INT_H */

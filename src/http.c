@@ -1,0 +1,229 @@
+/*
+ * http.c — the libcurl layer (see http.h for the contract).
+ */
+#include "pg_prelude.h"
+
+#include <math.h>
+
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+
+#include "http.h"
+
+/* One multi handle per backend: its connection cache outlives calls. */
+static CURLM *backend_multi = NULL;
+
+typedef struct Transfer
+{
+	PaHttpResponse *resp;
+	size_t		max_bytes;
+} Transfer;
+
+static CURLM *
+multi_handle(void)
+{
+	if (backend_multi == NULL)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not initialize libcurl")));
+		backend_multi = curl_multi_init();
+		if (backend_multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl multi handle")));
+	}
+	return backend_multi;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	Transfer   *t = (Transfer *) arg;
+	size_t		n = size * nmemb;
+
+	if (t->resp->body.len + n > t->max_bytes)
+	{
+		t->resp->truncated = true;
+		return 0;				/* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	appendBinaryStringInfo(&t->resp->body, data, n);
+	return n;
+}
+
+/* Case-insensitive "name:" prefix; returns the trimmed value or NULL. */
+static char *
+header_value(const char *line, size_t len, const char *name)
+{
+	size_t		nl = strlen(name);
+	const char *v;
+	const char *end = line + len;
+
+	if (len <= nl || pg_strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return NULL;
+	v = line + nl + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	return pnstrdup(v, end - v);
+}
+
+static size_t
+on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+	Transfer   *t = (Transfer *) arg;
+	size_t		n = size * nmemb;
+	char	   *v;
+
+	if ((v = header_value(line, n, "retry-after-ms")) != NULL)
+		t->resp->retry_after_s = strtod(v, NULL) / 1000.0;
+	else if ((v = header_value(line, n, "retry-after")) != NULL)
+	{
+		char	   *end;
+		double		s = strtod(v, &end);
+
+		/* seconds; an HTTP date is rare from model APIs: treat as absent */
+		if (end != v && s >= 0)
+			t->resp->retry_after_s = s;
+	}
+	else if ((v = header_value(line, n, "request-id")) != NULL ||
+			 (v = header_value(line, n, "x-request-id")) != NULL)
+		t->resp->request_id = v;
+	return n;
+}
+
+#define SETOPT(h, opt, val) \
+	do { \
+		CURLcode	rc_ = curl_easy_setopt((h), (opt), (val)); \
+		if (rc_ != CURLE_OK) \
+			ereport(ERROR, \
+					(errcode(ERRCODE_INTERNAL_ERROR), \
+					 errmsg("could not set libcurl option %s: %s", #opt, \
+							curl_easy_strerror(rc_)))); \
+	} while (0)
+
+struct curl_slist *
+pa_http_header(struct curl_slist *list, const char *name, const char *value)
+{
+	char	   *line = psprintf("%s: %s", name, value);
+	struct curl_slist *l = curl_slist_append(list, line);
+
+	pfree(line);
+	if (l == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building HTTP headers")));
+	return l;
+}
+
+void
+pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
+{
+	CURLM	   *multi = multi_handle();
+	CURL	   *easy;
+	Transfer	t;
+	char		errbuf[CURL_ERROR_SIZE];
+	instr_time	start,
+				now;
+	volatile bool added = false;
+
+	memset(resp, 0, sizeof(*resp));
+	initStringInfo(&resp->body);
+	resp->retry_after_s = -1;
+	t.resp = resp;
+	t.max_bytes = req->max_response_bytes;
+	errbuf[0] = '\0';
+
+	easy = curl_easy_init();
+	if (easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+
+	INSTR_TIME_SET_CURRENT(start);
+	PG_TRY();
+	{
+		int			running = 1;
+		CURLMsg    *msg;
+		int			left;
+		CURLcode	result = CURLE_OK;
+
+		SETOPT(easy, CURLOPT_URL, req->url);
+		SETOPT(easy, CURLOPT_POST, 1L);
+		SETOPT(easy, CURLOPT_POSTFIELDS, req->body);
+		SETOPT(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(req->body));
+		SETOPT(easy, CURLOPT_HTTPHEADER, req->headers);
+		SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
+		SETOPT(easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+		if (req->low_speed_time_s > 0)
+		{
+			SETOPT(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+			SETOPT(easy, CURLOPT_LOW_SPEED_TIME, req->low_speed_time_s);
+		}
+		SETOPT(easy, CURLOPT_WRITEFUNCTION, on_body);
+		SETOPT(easy, CURLOPT_WRITEDATA, &t);
+		SETOPT(easy, CURLOPT_HEADERFUNCTION, on_header);
+		SETOPT(easy, CURLOPT_HEADERDATA, &t);
+		SETOPT(easy, CURLOPT_ERRORBUFFER, errbuf);
+		SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
+		SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+		SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
+		SETOPT(easy, CURLOPT_USERAGENT, "procedural_agent/0.1");
+		SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "");
+
+		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not add a transfer to the libcurl multi handle")));
+		added = true;
+
+		while (running)
+		{
+			CURLMcode	mc = curl_multi_perform(multi, &running);
+
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("libcurl multi perform failed: %s", curl_multi_strerror(mc))));
+			if (!running)
+				break;
+			/* Wake at least every 100 ms to notice cancellation. */
+			mc = curl_multi_poll(multi, NULL, 0, 100, NULL);
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("libcurl multi poll failed: %s", curl_multi_strerror(mc))));
+			CHECK_FOR_INTERRUPTS();
+		}
+
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+				result = msg->data.result;
+
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (result != CURLE_OK)
+		{
+			if (result == CURLE_WRITE_ERROR && resp->truncated)
+				resp->error = psprintf("response larger than %zu bytes", req->max_response_bytes);
+			else
+			{
+				resp->timed_out = (result == CURLE_OPERATION_TIMEDOUT);
+				resp->error = psprintf("%s%s%s", curl_easy_strerror(result),
+									   errbuf[0] ? ": " : "", errbuf);
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		if (added)
+			curl_multi_remove_handle(multi, easy);
+		curl_easy_cleanup(easy);
+	}
+	PG_END_TRY();
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(now);
+}

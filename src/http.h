@@ -1,0 +1,47 @@
+/*
+ * http.h — every HTTP request of procedural_agent goes through here.
+ *
+ * One libcurl multi handle per backend (its connection cache keeps
+ * connections to a provider alive between calls). A call waits in
+ * curl_multi_poll slices of at most 100 ms and checks for interrupts
+ * between them, so pg_cancel_backend and statement_timeout stop an
+ * in-flight call promptly; the transfer is cleaned up before the error
+ * propagates. Transport failures are returned, not raised, so the caller
+ * decides between retrying and failing the run.
+ */
+#ifndef PA_HTTP_H
+#define PA_HTTP_H
+
+#include <curl/curl.h>
+
+#include "lib/stringinfo.h"
+
+typedef struct PaHttpRequest
+{
+	const char *url;
+	const char *body;			/* POST body (JSON) */
+	struct curl_slist *headers; /* including credentials; never logged */
+	long		connect_timeout_ms;
+	long		timeout_ms;		/* whole transfer */
+	long		low_speed_time_s;	/* abort when < 1 byte/s for this long; 0 = off */
+	size_t		max_response_bytes;
+} PaHttpRequest;
+
+typedef struct PaHttpResponse
+{
+	long		status;			/* HTTP status, 0 when no response */
+	StringInfoData body;
+	bool		truncated;		/* body exceeded max_response_bytes */
+	bool		timed_out;
+	char	   *error;			/* transport failure (palloc'd), NULL on success */
+	double		retry_after_s;	/* from retry-after / retry-after-ms, -1 if absent */
+	char	   *request_id;		/* provider request id header, if any */
+	double		elapsed_ms;
+} PaHttpResponse;
+
+extern void pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp);
+
+/* Append "Name: value" to a header list; raises on out of memory. */
+extern struct curl_slist *pa_http_header(struct curl_slist *list, const char *name, const char *value);
+
+#endif							/* PA_HTTP_H */
