@@ -24,7 +24,17 @@ OBJS = \
 	src/regex_ecma_charset.o \
 	src/regex_ecma_unicode.o \
 	src/pa_buf.o \
-	src/http.o
+	src/http.o \
+	src/sql.o \
+	src/agent.o \
+	src/model.o \
+	src/provider_openai.o \
+	src/provider_anthropic.o \
+	src/transcript.o \
+	src/prompt.o \
+	src/tools.o \
+	src/ledger.o \
+	src/invoke.o
 
 # The install script is assembled from sql/install/*.sql (one concern per
 # file); upgrade scripts sql/$(EXTENSION)--A--B.sql are shipped as they are.

@@ -13,6 +13,9 @@
 
 int			pa_max_validation_errors = 20;
 int			pa_schema_cache_entries = 64;
+int			pa_tool_max_rows = 100;
+int			pa_tool_max_result_bytes = 65536;
+int			pa_max_response_bytes = 8 * 1024 * 1024;
 
 void
 pa_define_settings(void)
@@ -32,6 +35,30 @@ pa_define_settings(void)
 							&pa_schema_cache_entries,
 							64, 1, 10000,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.tool_max_rows",
+							"Rows a set-returning SQL tool may return to the model.",
+							"Beyond this the result is cut and marked as truncated.",
+							&pa_tool_max_rows,
+							100, 1, 100000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.tool_max_result_bytes",
+							"Bytes of a tool result handed to the model.",
+							NULL,
+							&pa_tool_max_result_bytes,
+							65536, 1024, 16 * 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.max_response_bytes",
+							"Largest model response accepted.",
+							"A larger response fails the call instead of filling memory.",
+							&pa_max_response_bytes,
+							8 * 1024 * 1024, 65536, 1024 * 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("procedural_agent");

@@ -45,8 +45,8 @@ typedef struct OwnerCallCache
 /* The caller's search_path while an implementation runs (see below). */
 static char *caller_search_path = NULL;
 
-static Oid
-extension_owner(void)
+Oid
+pa_extension_owner(void)
 {
 	Oid			ext = get_extension_oid("procedural_agent", false);
 	Relation	rel;
@@ -123,7 +123,7 @@ pa_owner_call(PG_FUNCTION_ARGS)
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(OwnerCallCache));
 		fmgr_info_cxt(implementation_of(fcinfo->flinfo->fn_oid), &cache->impl,
 					  fcinfo->flinfo->fn_mcxt);
-		cache->owner = extension_owner();
+		cache->owner = pa_extension_owner();
 		fcinfo->flinfo->fn_extra = cache;
 	}
 
@@ -174,4 +174,18 @@ pa_caller_search_path(PG_FUNCTION_ARGS)
 	if (caller_search_path == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(caller_search_path));
+}
+
+void
+pa_become_role(Oid role, bool restricted, PaRoleSwitch *save)
+{
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	SetUserIdAndSecContext(role, save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
+}
+
+void
+pa_restore_role(const PaRoleSwitch *save)
+{
+	SetUserIdAndSecContext(save->userid, save->sec_context);
 }

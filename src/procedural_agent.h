@@ -9,10 +9,32 @@
 /* guc.c */
 extern int	pa_max_validation_errors;
 extern int	pa_schema_cache_entries;
+extern int	pa_tool_max_rows;
+extern int	pa_tool_max_result_bytes;
+extern int	pa_max_response_bytes;
 extern void pa_define_settings(void);
 
 /* procedural_agent.c */
 extern bool pa_loaded_at_startup;
 extern void pa_require_preload(const char *feature);
+
+/* owner_call.c: whose rights code runs with */
+typedef struct PaRoleSwitch
+{
+	Oid			userid;
+	int			sec_context;
+} PaRoleSwitch;
+
+extern Oid	pa_extension_owner(void);
+/* Run as role until pa_restore_role; restricted: no SET ROLE, no temp tables. */
+extern void pa_become_role(Oid role, bool restricted, PaRoleSwitch *save);
+extern void pa_restore_role(const PaRoleSwitch *save);
+
+/*
+ * sql.c: one query through SPI as a role, first column of the first row
+ * copied into the caller's memory context (*isnull when no row or NULL).
+ */
+extern Datum pa_sql_value(Oid role, const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, const char *nulls, bool *isnull);
 
 #endif							/* PROCEDURAL_AGENT_H */

@@ -140,26 +140,12 @@ cache_resize(void)
 	cache_next = 0;
 }
 
-const PaSchema *
-pa_schema_for(Jsonb *schema, const char *what)
+PaSchema *
+pa_schema_compile_owned(json_t *schema, const char *what)
 {
-	Size		len = VARSIZE(schema);
-	uint32		hash = hash_bytes((const unsigned char *) schema, len);
-	CachedSchema *slot;
-	json_t	   *doc;
-	PaSchema   *compiled;
 	char	   *err = NULL;
-	int			i;
+	PaSchema   *compiled = pa_schema_compile(schema, &pg_regex_hooks, &err);
 
-	cache_resize();
-	for (i = 0; i < cache_size; i++)
-		if (cache[i].schema && cache[i].hash == hash && cache[i].len == len &&
-			memcmp(cache[i].bytes, schema, len) == 0)
-			return cache[i].schema;
-
-	doc = pa_jsonb_to_json(schema);
-	compiled = pa_schema_compile(doc, &pg_regex_hooks, &err);
-	json_decref(doc);
 	if (compiled == NULL)
 	{
 		char	   *detail = pstrdup(err ? err : "unknown error");
@@ -171,6 +157,28 @@ pa_schema_for(Jsonb *schema, const char *what)
 				 errdetail("%s", detail),
 				 errhint("The supported dialect is JSON Schema draft 2020-12 without $dynamicRef, unevaluated*, remote $ref and $vocabulary.")));
 	}
+	return compiled;
+}
+
+const PaSchema *
+pa_schema_for(Jsonb *schema, const char *what)
+{
+	Size		len = VARSIZE(schema);
+	uint32		hash = hash_bytes((const unsigned char *) schema, len);
+	CachedSchema *slot;
+	json_t	   *doc;
+	PaSchema   *compiled;
+	int			i;
+
+	cache_resize();
+	for (i = 0; i < cache_size; i++)
+		if (cache[i].schema && cache[i].hash == hash && cache[i].len == len &&
+			memcmp(cache[i].bytes, schema, len) == 0)
+			return cache[i].schema;
+
+	doc = pa_jsonb_to_json(schema);
+	compiled = pa_schema_compile_owned(doc, what);
+	json_decref(doc);
 
 	slot = &cache[cache_next];
 	cache_next = (cache_next + 1) % cache_size;

@@ -15,6 +15,13 @@
  */
 extern const PaSchema *pa_schema_for(Jsonb *schema, const char *what);
 
+/*
+ * A compiled schema owned by the caller (free with pa_schema_free), for
+ * code that holds schemas across calls that may evict cache entries.
+ * Raises 42P17 like pa_schema_for.
+ */
+extern PaSchema *pa_schema_compile_owned(json_t *schema, const char *what);
+
 /* New json array of error objects; empty when valid. */
 extern json_t *pa_schema_errors(const PaSchema *schema, json_t *instance);
 

@@ -117,3 +117,12 @@ CREATE POLICY outputs_owner ON pa.outputs USING (EXISTS (SELECT 1 FROM pa.runs r
 
 -- Conversation data belongs to the application: the administrator grants
 -- it (e.g. GRANT SELECT, INSERT, UPDATE ON pa.conversations, pa.events TO app).
+
+------------------------------------------------------------------------
+-- Running agents
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pa_invoke(agent text, conversation bigint DEFAULT NULL,
+    input jsonb DEFAULT '{}', timeout interval DEFAULT NULL, version integer DEFAULT NULL)
+RETURNS jsonb LANGUAGE C VOLATILE SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_invoke';
+COMMENT ON FUNCTION @extschema@.pa_invoke IS 'Run an agent now, in this backend, over the conversation as this statement sees it; returns {run_id, status, outputs, error, usage, cost_usd}';

@@ -1,0 +1,228 @@
+/*
+ * ledger.c — writes pa.runs, pa.run_steps, pa.outputs and result tables.
+ */
+#include "pg_prelude.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "jsonb_jansson.h"
+#include "ledger.h"
+#include "procedural_agent.h"
+
+static Datum
+jsonb_datum(json_t *value)
+{
+	return JsonbPGetDatum(pa_json_to_jsonb(value));
+}
+
+static Datum
+usage_datum(const PaUsage *u)
+{
+	json_t	   *j = json_pack("{s:I, s:I, s:I, s:I, s:I}",
+							  "input_tokens", (json_int_t) u->input_tokens,
+							  "output_tokens", (json_int_t) u->output_tokens,
+							  "cached_tokens", (json_int_t) u->cached_tokens,
+							  "cache_creation_tokens", (json_int_t) u->cache_creation_tokens,
+							  "reasoning_tokens", (json_int_t) u->reasoning_tokens);
+	Datum		d = jsonb_datum(j);
+
+	json_decref(j);
+	return d;
+}
+
+int64
+pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
+				const char *origin, Jsonb *input, Oid owner, Oid requested_by)
+{
+	Oid			types[7] = {INT8OID, INT4OID, INT8OID, TEXTOID, JSONBOID, OIDOID, OIDOID};
+	Datum		values[7];
+	char		nulls[7] = "       ";
+	bool		isnull;
+
+	values[0] = Int64GetDatum(agent_id);
+	values[1] = Int32GetDatum(version);
+	values[2] = Int64GetDatum(conversation_id);
+	if (conversation_id < 0)
+		nulls[2] = 'n';
+	values[3] = CStringGetTextDatum(origin);
+	values[4] = JsonbPGetDatum(input);
+	values[5] = ObjectIdGetDatum(owner);
+	values[6] = ObjectIdGetDatum(requested_by);
+	return DatumGetInt64(pa_sql_value(pa_extension_owner(),
+									  "INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, input, "
+									  "  status, attempts, owner, requested_by, started_at) "
+									  "VALUES ($1, $2, $3, $4, $5, 'running', 1, $6::regrole, $7::regrole, clock_timestamp()) "
+									  "RETURNING id",
+									  7, types, values, nulls, &isnull));
+}
+
+void
+pa_ledger_step(int64 run_id, int step, const char *kind, const char *name,
+			   bool ok, double latency_ms, long http_status, const PaUsage *usage,
+			   double cost, json_t *request, json_t *response, const char *error)
+{
+	Oid			types[11] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID,
+	INT4OID, JSONBOID, FLOAT8OID, JSONBOID, JSONBOID};
+	Datum		values[11];
+	char		nulls[12] = "           ";
+	PaUsage		none = {0};
+	bool		isnull;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = Int32GetDatum(step);
+	values[2] = CStringGetTextDatum(kind);
+	values[3] = name ? CStringGetTextDatum(name) : (Datum) 0;
+	if (!name)
+		nulls[3] = 'n';
+	values[4] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	if (!error)
+		nulls[4] = 'n';
+	values[5] = Float8GetDatum(latency_ms);
+	values[6] = Int32GetDatum((int32) http_status);
+	if (http_status <= 0)
+		nulls[6] = 'n';
+	values[7] = usage_datum(usage ? usage : &none);
+	values[8] = Float8GetDatum(cost);
+	values[9] = request ? jsonb_datum(request) : (Datum) 0;
+	if (!request)
+		nulls[9] = 'n';
+	values[10] = response ? jsonb_datum(response) : (Datum) 0;
+	if (!response)
+		nulls[10] = 'n';
+	pa_sql_value(pa_extension_owner(),
+				 "INSERT INTO pa.run_steps (run_id, step, kind, name, status, error, started_at, finished_at, "
+				 "  http_status, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, request, response) "
+				 "VALUES ($1, $2, $3, $4, CASE WHEN $5 IS NULL THEN 'ok' ELSE 'error' END, $5, "
+				 "  clock_timestamp() - make_interval(secs => $6 / 1000), clock_timestamp(), $7, "
+				 "  ($8->>'input_tokens')::int, ($8->>'output_tokens')::int, ($8->>'cached_tokens')::int, "
+				 "  ($8->>'reasoning_tokens')::int, $9, $10, $11)",
+				 11, types, values, nulls, &isnull);
+	(void) ok;
+}
+
+/* INSERT into a result table the columns the object (plus ids) provides. */
+static void
+write_result_row(Oid table, json_t *object, int64 run_id, int64 output_id,
+				 int64 conversation_id, Oid owner)
+{
+	json_t	   *row = json_deep_copy(object);
+	StringInfoData cols;
+	StringInfoData sql;
+	char	   *qname;
+	int			attnum;
+	HeapTuple	tup;
+	bool		isnull;
+
+	json_object_set_new(row, "run_id", json_integer(run_id));
+	json_object_set_new(row, "output_id", json_integer(output_id));
+	if (conversation_id >= 0)
+		json_object_set_new(row, "conversation_id", json_integer(conversation_id));
+
+	initStringInfo(&cols);
+	for (attnum = 1;; attnum++)
+	{
+		Form_pg_attribute att;
+
+		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(table), Int16GetDatum(attnum));
+		if (!HeapTupleIsValid(tup))
+			break;
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		if (!att->attisdropped && !att->attgenerated &&
+			json_object_get(row, NameStr(att->attname)) != NULL)
+			appendStringInfo(&cols, "%s%s", cols.len ? ", " : "",
+							 quote_identifier(NameStr(att->attname)));
+		ReleaseSysCache(tup);
+	}
+	qname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(table)),
+									   get_rel_name(table));
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT %s FROM jsonb_populate_record(NULL::%s, $1)",
+					 qname, cols.data, cols.data, qname);
+	pa_sql_value(owner, sql.data, 1, (Oid[]) {JSONBOID}, (Datum[]) {jsonb_datum(row)}, NULL, &isnull);
+	json_decref(row);
+}
+
+void
+pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
+						int64 conversation_id, json_t *recorded, json_t *outputs, Oid owner)
+{
+	const char *name;
+	json_t	   *list;
+
+	json_object_foreach(recorded, name, list)
+	{
+		json_t	   *spec = json_object_get(outputs, name);
+		json_t	   *table = json_object_get(spec, "table");
+		size_t		i;
+		json_t	   *obj;
+
+		json_array_foreach(list, i, obj)
+		{
+			Oid			types[7] = {INT8OID, INT8OID, INT4OID, INT8OID, TEXTOID, INT4OID, JSONBOID};
+			Datum		values[7];
+			char		nulls[8] = "       ";
+			bool		isnull;
+			int64		output_id;
+
+			values[0] = Int64GetDatum(run_id);
+			values[1] = Int64GetDatum(agent_id);
+			values[2] = Int32GetDatum(version);
+			values[3] = Int64GetDatum(conversation_id);
+			if (conversation_id < 0)
+				nulls[3] = 'n';
+			values[4] = CStringGetTextDatum(name);
+			values[5] = Int32GetDatum((int32) i + 1);
+			values[6] = jsonb_datum(obj);
+			output_id = DatumGetInt64(pa_sql_value(pa_extension_owner(),
+												   "INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, name, ordinal, value) "
+												   "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+												   7, types, values, nulls, &isnull));
+			if (json_is_integer(table))
+				write_result_row((Oid) json_integer_value(table), obj, run_id, output_id,
+								 conversation_id, owner);
+		}
+	}
+}
+
+void
+pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *u, double cost)
+{
+	json_t	   *error = json_object_get(state, "error");
+	json_t	   *plan = json_object_get(state, "plan");
+	Oid			types[9] = {INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, JSONBOID, FLOAT8OID, JSONBOID};
+	Datum		values[9];
+	char		nulls[10] = "         ";
+	bool		isnull;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(json_string_value(json_object_get(state, "status")));
+	values[2] = plan ? CStringGetTextDatum(json_string_value(plan)) : (Datum) 0;
+	if (!plan)
+		nulls[2] = 'n';
+	values[3] = jsonb_datum(result);
+	values[4] = error ? jsonb_datum(error) : (Datum) 0;
+	if (!error)
+		nulls[4] = 'n';
+	values[5] = Int32GetDatum((int32) json_integer_value(json_object_get(state, "steps")));
+	values[6] = usage_datum(u);
+	values[7] = Float8GetDatum(cost);
+	values[8] = json_object_get(state, "last_invalid") ?
+		jsonb_datum(json_object_get(state, "last_invalid")) : (Datum) 0;
+	if (!json_object_get(state, "last_invalid"))
+		nulls[8] = 'n';
+	pa_sql_value(pa_extension_owner(),
+				 "UPDATE pa.runs SET status = $2, plan = $3, result = $4, "
+				 "  error_code = $5->>'code', error_message = $5->>'message', "
+				 "  error_detail = CASE WHEN $5 IS NULL AND $9 IS NULL THEN NULL "
+				 "                      ELSE jsonb_strip_nulls(jsonb_build_object('detail', $5->'detail', 'last_invalid', $9)) END, "
+				 "  steps = $6, input_tokens = ($7->>'input_tokens')::bigint, "
+				 "  output_tokens = ($7->>'output_tokens')::bigint, cached_tokens = ($7->>'cached_tokens')::bigint, "
+				 "  reasoning_tokens = ($7->>'reasoning_tokens')::bigint, cost_usd = $8, "
+				 "  finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL "
+				 "WHERE id = $1",
+				 9, types, values, nulls, &isnull);
+}

@@ -1,0 +1,23 @@
+/*
+ * ledger.h — runs, steps and outputs: what every run leaves behind.
+ * Written as the extension owner (ordinary roles only read the ledger),
+ * except result-table rows, which are written as the agent's owner.
+ */
+#ifndef PA_LEDGER_H
+#define PA_LEDGER_H
+
+#include "model.h"
+
+extern int64 pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
+							 const char *origin, Jsonb *input, Oid owner, Oid requested_by);
+extern void pa_ledger_step(int64 run_id, int step, const char *kind, const char *name,
+						   bool ok, double latency_ms, long http_status, const PaUsage *usage,
+						   double cost, json_t *request, json_t *response, const char *error);
+/* outputs: the version's output specs {name: {"table": oid, ...}}; returns {name: [output ids]} */
+extern void pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
+									int64 conversation_id, json_t *recorded, json_t *outputs,
+									Oid owner);
+extern void pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *usage,
+							 double cost);
+
+#endif							/* PA_LEDGER_H */

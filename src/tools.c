@@ -1,0 +1,209 @@
+/*
+ * tools.c — tool dispatch, and SQL tools.
+ *
+ * A SQL tool call runs as the agent version's owner (never with more
+ * rights), in its own subtransaction (an error rolls back only the tool and
+ * goes back to the model), under a timeout, with a cap on rows and bytes.
+ * The model's arguments reach SQL only as one jsonb parameter: the query
+ * text is built from catalog names alone.
+ */
+#include "pg_prelude.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/lsyscache.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "jsonb_jansson.h"
+#include "procedural_agent.h"
+#include "tools.h"
+
+/* "name => <expression reading the argument from $1>" for one argument. */
+static void
+append_argument(StringInfo sql, const char *name, Oid type)
+{
+	const char *q = quote_identifier(name);
+	Oid			elem = get_element_type(type);
+
+	appendStringInfo(sql, "%s => ", q);
+	if (type == JSONBOID)
+		appendStringInfo(sql, "($1->%s)", quote_literal_cstr(name));
+	else if (type == JSONOID)
+		appendStringInfo(sql, "($1->%s)::json", quote_literal_cstr(name));
+	else if (OidIsValid(elem))
+		appendStringInfo(sql, "CASE WHEN jsonb_typeof($1->%s) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text($1->%s))::%s END",
+						 quote_literal_cstr(name), quote_literal_cstr(name),
+						 format_type_be_qualified(type));
+	else
+		appendStringInfo(sql, "($1->>%s)::%s", quote_literal_cstr(name),
+						 format_type_be_qualified(type));
+}
+
+/* The query calling the tool's function with the arguments present. */
+static char *
+tool_query(Oid fn, json_t *arguments)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	StringInfoData call;
+	StringInfoData sql;
+	Datum		namesd;
+	bool		isnull;
+	Datum	   *names = NULL;
+	int			nnames = 0;
+	int			i;
+	bool		first = true;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	namesd = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargnames, &isnull);
+	if (!isnull)
+		deconstruct_array(DatumGetArrayTypeP(namesd), TEXTOID, -1, false, TYPALIGN_INT,
+						  &names, NULL, &nnames);
+
+	initStringInfo(&call);
+	appendStringInfo(&call, "%s.%s(",
+					 quote_identifier(get_namespace_name(proc->pronamespace)),
+					 quote_identifier(NameStr(proc->proname)));
+	/* Input arguments come first in proargnames when there are no OUT ones. */
+	for (i = 0; i < proc->pronargs && i < nnames; i++)
+	{
+		char	   *name = TextDatumGetCString(names[i]);
+
+		if (json_object_get(arguments, name) == NULL)
+			continue;			/* absent: the function's default applies */
+		if (!first)
+			appendStringInfoString(&call, ", ");
+		append_argument(&call, name, proc->proargtypes.values[i]);
+		first = false;
+	}
+	appendStringInfoChar(&call, ')');
+
+	initStringInfo(&sql);
+	if (proc->proretset)
+		appendStringInfo(&sql,
+						 "SELECT jsonb_build_object('rows', coalesce(jsonb_agg(to_jsonb(s.r)), '[]'), 'truncated', count(*) > %d) "
+						 "FROM (SELECT %s AS r LIMIT %d) s",
+						 pa_tool_max_rows, call.data, pa_tool_max_rows + 1);
+	else
+		appendStringInfo(&sql, "SELECT to_jsonb(%s)", call.data);
+	ReleaseSysCache(tup);
+	return sql.data;
+}
+
+static char *
+run_sql_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
+{
+	const char *signature = json_string_value(json_object_get(tool, "signature"));
+	long		timeout_ms = (long) json_number_value(json_object_get(tool, "timeout_ms"));
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner_before = CurrentResourceOwner;
+	TimestampTz outer = 0;
+	TimestampTz mine;
+	volatile bool armed = false;
+	char	   *result = NULL;
+	Oid			fn;
+
+	*is_error = false;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller);
+
+	mine = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	if (get_timeout_active(STATEMENT_TIMEOUT))
+		outer = get_timeout_finish_time(STATEMENT_TIMEOUT);
+	PG_TRY();
+	{
+		PaRoleSwitch save;
+		Jsonb	   *args = pa_json_to_jsonb(arguments);
+		Oid			argtypes[1] = {JSONBOID};
+		Datum		values[1];
+		Datum		d;
+		bool		isnull;
+
+		/* Resolve by signature as the owner: a dropped function is a clear error. */
+		d = pa_sql_value(owner, "SELECT to_regprocedure($1)::oid", 1, (Oid[]) {TEXTOID},
+						 (Datum[]) {CStringGetTextDatum(signature)}, NULL, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("function %s behind tool \"%s\" does not exist", signature,
+							json_string_value(json_object_get(tool, "name")))));
+		fn = DatumGetObjectId(d);
+
+		if (outer == 0 || mine < outer)
+		{
+			enable_timeout_at(STATEMENT_TIMEOUT, mine);
+			armed = true;
+		}
+		values[0] = JsonbPGetDatum(args);
+		pa_become_role(owner, true, &save);
+		d = pa_sql_value(owner, tool_query(fn, arguments), 1, argtypes, values, NULL, &isnull);
+		pa_restore_role(&save);
+		result = isnull ? pstrdup("null") :
+			JsonbToCString(NULL, &DatumGetJsonbP(d)->root, VARSIZE(DatumGetPointer(d)));
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner_before;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner_before;
+
+		/* A cancel that is not our own timeout belongs to the caller. */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			!(armed && GetCurrentTimestamp() >= mine))
+			ReThrowError(edata);
+		*is_error = true;
+		result = psprintf("ERROR %s: %s%s%s",
+						  unpack_sql_state(edata->sqlerrcode),
+						  edata->sqlerrcode == ERRCODE_QUERY_CANCELED ?
+						  "the tool timed out" : edata->message,
+						  edata->detail ? " — " : "", edata->detail ? edata->detail : "");
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	/* Give the caller's statement its own deadline back. */
+	if (armed)
+	{
+		if (outer != 0)
+			enable_timeout_at(STATEMENT_TIMEOUT, outer);
+		else
+			disable_timeout(STATEMENT_TIMEOUT, false);
+	}
+	if (strlen(result) > (size_t) pa_tool_max_result_bytes)
+	{
+		int			cut = pg_mbcliplen(result, strlen(result), pa_tool_max_result_bytes);
+
+		result = psprintf("%.*s… [result truncated at %d bytes]", cut, result, pa_tool_max_result_bytes);
+	}
+	return result;
+}
+
+char *
+pa_run_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
+{
+	const char *kind = json_string_value(json_object_get(tool, "kind"));
+
+	if (strcmp(kind, "sql") == 0)
+		return run_sql_tool(owner, tool, arguments, is_error);
+	*is_error = true;
+	return psprintf("tools of kind %s cannot be called yet", kind);
+}

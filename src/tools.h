@@ -1,0 +1,18 @@
+/*
+ * tools.h — running the tools an agent calls (SQL today; HTTP and agent
+ * tools plug into pa_run_tool's dispatch).
+ */
+#ifndef PA_TOOLS_H
+#define PA_TOOLS_H
+
+#include "pa_json.h"
+
+/*
+ * Run one tool call. tool: the tool's definition ({"name", "kind",
+ * "signature", "args", "timeout_ms"}); arguments: already validated against
+ * its parameters. Returns palloc'd text for the model; *is_error when the
+ * tool failed (the run goes on: the model sees the error).
+ */
+extern char *pa_run_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error);
+
+#endif							/* PA_TOOLS_H */

@@ -1,0 +1,717 @@
+/*
+ * transcript.c — the conversation as the text a model reads and cites.
+ *
+ * Layout (sections without content are left out):
+ *
+ *   ## Conversation
+ *   id: 42
+ *   external_id: C-1001
+ *   channel: voice
+ *   status: terminated
+ *   outcome: resolved
+ *   started_at: 2024-05-01T12:00:00Z
+ *   ended_at: 2024-05-01T12:10:00Z
+ *   metadata: {"queue":"billing"}
+ *
+ *   ## Customer
+ *   external_id: cust-7
+ *   name: Ada Lovelace
+ *   context: {"plan":"pro"}
+ *
+ *   ## Customer memory
+ *   language: "en"
+ *
+ *   ## Events (4)
+ *   [#1001 2024-05-01T12:00:05Z customer] My parcel has not arrived.
+ *     It was due on Monday.
+ *   [#1002 2024-05-01T12:00:09Z agent tool_call lookup_order call=c1] {"order":"A-17"}
+ *   [#1003 2024-05-01T12:00:10Z tool tool_result lookup_order call=c1] {"status":"shipped"}
+ *   [#1004 2024-05-01T12:00:12Z event transfer] {"to":"billing"}
+ *
+ *   ## Input
+ *   {"mode":"audit"}
+ *
+ * An event line is "[#id occurred_at role kind name call=tool_call_id]"
+ * followed by its content, then its payload (on a continuation line
+ * "payload: ..." when there is content too). The kind is left out for
+ * messages and when it repeats the role ("system"). Header tokens that are
+ * not plain words (a name with a space or a bracket, say) are printed as
+ * JSON strings, so a token can never close the bracket early.
+ *
+ * Lines that start in column 0 come only from here: text continuation
+ * lines are indented by two spaces, which is what makes a forged
+ * "\n[#999 ... agent] refund approved" inside a message harmless.
+ *
+ * Budget: everything is rendered once into one buffer, remembering where
+ * each event starts; when the text is over budget, the output is cut and
+ * pasted from that buffer (header, first events, a marker, last events,
+ * input). So the cost is linear in the number of events either way.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transcript.h"
+
+/* Indent of continuation lines, in events and in header fields alike. */
+#define CONT_INDENT "  "
+
+/* U+FFFD, in place of control characters that have no business in text. */
+#define REPLACEMENT_CHAR "\xEF\xBF\xBD"
+
+/*
+ * Bytes set aside for the marker line when choosing which events fit: five
+ * integers of at most 20 characters plus the fixed wording stay well under.
+ */
+#define MARKER_RESERVE 256
+
+/* Compact one-line JSON, independent of key insertion order. */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+
+static char *
+error_text(const char *msg)
+{
+	return strdup(msg);
+}
+
+/* ---------- text ---------- */
+
+/*
+ * Length in bytes of the line break starting at s[i], or 0. The set is
+ * what any reader (including Python's str.splitlines) may take for a new
+ * line; all of them must be re-indented, not only "\n".
+ */
+static size_t
+line_break_len(const unsigned char *s, size_t i, size_t len)
+{
+	switch (s[i])
+	{
+		case '\r':
+			return (i + 1 < len && s[i + 1] == '\n') ? 2 : 1;
+		case '\n':
+		case '\v':
+		case '\f':
+		case 0x1c:
+		case 0x1d:
+		case 0x1e:
+			return 1;
+		case 0xC2:				/* U+0085 NEL */
+			return (i + 1 < len && s[i + 1] == 0x85) ? 2 : 0;
+		case 0xE2:				/* U+2028 LS, U+2029 PS */
+			return (i + 2 < len && s[i + 1] == 0x80 &&
+					(s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) ? 3 : 0;
+		default:
+			return 0;
+	}
+}
+
+/* Length of a control character (other than tab and line breaks) at s[i], or 0. */
+static size_t
+control_len(const unsigned char *s, size_t i, size_t len)
+{
+	if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+		return 1;
+	/* C1 controls U+0080..U+009F (U+0085 is a line break, tested first) */
+	if (s[i] == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
+		return 2;
+	return 0;
+}
+
+/* Length of white space (blank or line break) ending at s[end - 1], or 0. */
+static size_t
+trailing_space_len(const unsigned char *s, size_t end)
+{
+	unsigned char c = s[end - 1];
+
+	if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+		c == '\f' || (c >= 0x1c && c <= 0x1e))
+		return 1;
+	if (end >= 2 && s[end - 2] == 0xC2 && c == 0x85)
+		return 2;
+	if (end >= 3 && s[end - 3] == 0xE2 && s[end - 2] == 0x80 &&
+		(c == 0xA8 || c == 0xA9))
+		return 3;
+	return 0;
+}
+
+void
+pa_render_put_text(PaBuf *b, const char *text, size_t len, const char *indent)
+{
+	const unsigned char *s = (const unsigned char *) text;
+	size_t		i = 0;
+	size_t		run;			/* start of the bytes not yet copied */
+	bool		line_start = false;
+
+	/* Trim: white space at the edges only costs tokens and blank lines. */
+	while (i < len)
+	{
+		size_t		n = line_break_len(s, i, len);
+
+		if (n == 0 && (s[i] == ' ' || s[i] == '\t'))
+			n = 1;
+		if (n == 0)
+			break;
+		i += n;
+	}
+	while (len > i)
+	{
+		size_t		n = trailing_space_len(s, len);
+
+		if (n == 0)
+			break;
+		len -= n;
+	}
+
+	/* Copy runs of ordinary bytes in one go; stop only at special ones. */
+	run = i;
+	while (i < len)
+	{
+		size_t		n;
+
+		if (s[i] >= 0x20 && s[i] != 0x7f && s[i] != 0xC2 && s[i] != 0xE2)
+		{
+			if (line_start)
+			{
+				pa_buf_puts(b, indent);
+				line_start = false;
+			}
+			i++;
+			continue;
+		}
+		if (i > run)
+			pa_buf_putn(b, text + run, i - run);
+		if ((n = line_break_len(s, i, len)) > 0)
+		{
+			/* blank lines stay unindented: they cannot forge anything */
+			pa_buf_putc(b, '\n');
+			line_start = true;
+		}
+		else
+		{
+			if (line_start)
+			{
+				pa_buf_puts(b, indent);
+				line_start = false;
+			}
+			if ((n = control_len(s, i, len)) > 0)
+				pa_buf_puts(b, REPLACEMENT_CHAR);
+			else
+			{
+				/* an ordinary character starting with 0xC2 or 0xE2 */
+				n = 1;
+				pa_buf_putn(b, text + i, 1);
+			}
+		}
+		i += n;
+		run = i;
+	}
+	if (i > run)
+		pa_buf_putn(b, text + run, i - run);
+}
+
+/* ---------- JSON ---------- */
+
+static int
+dump_to_buf(const char *chunk, size_t size, void *arg)
+{
+	PaBuf	   *b = arg;
+
+	pa_buf_putn(b, chunk, size);
+	return b->oom ? -1 : 0;
+}
+
+void
+pa_render_put_json(PaBuf *b, json_t *value)
+{
+	size_t		start = b->len;
+	size_t		i;
+	bool		separators = false;
+
+	if (json_dump_callback(value, dump_to_buf, b, DUMP_FLAGS) != 0)
+	{
+		b->oom = 1;
+		return;
+	}
+
+	/*
+	 * jansson escapes C0 controls in strings but not U+0085, U+2028 and
+	 * U+2029, which some readers take for line breaks. They can only occur
+	 * inside strings, where \uXXXX means the same; rewrite the (rare)
+	 * dump that has one.
+	 */
+	for (i = start; i < b->len && !separators; i++)
+		if (line_break_len((unsigned char *) b->data, i, b->len) > 1)
+			separators = true;
+	if (separators)
+	{
+		size_t		n = b->len - start;
+		unsigned char *copy = malloc(n);
+
+		if (copy == NULL)
+		{
+			b->oom = 1;
+			return;
+		}
+		memcpy(copy, b->data + start, n);
+		b->len = start;
+		for (i = 0; i < n; i++)
+		{
+			size_t		k = line_break_len(copy, i, n);
+
+			if (k > 1)
+			{
+				pa_buf_puts(b, k == 2 ? "\\u0085" :
+							copy[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
+				i += k - 1;
+			}
+			else
+				pa_buf_putn(b, (char *) copy + i, 1);
+		}
+		free(copy);
+	}
+}
+
+/* ---------- header tokens and fields ---------- */
+
+/* Is s a plain word (or, with allow_space, words) that needs no quoting? */
+static bool
+is_plain_token(const unsigned char *s, size_t len, bool allow_space)
+{
+	size_t		i;
+
+	if (len == 0 || s[0] == ' ' || s[len - 1] == ' ')
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || (c != '\0' && strchr("_-.:/+@", c) != NULL))
+			continue;
+		if (c == ' ' && allow_space)
+			continue;
+		if (c >= 0x80 && line_break_len(s, i, len) == 0 &&
+			control_len(s, i, len) == 0)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A token of an event header or a memory key: a plain word as it is,
+ * anything else (spaces, brackets, quotes, line breaks) as a JSON string.
+ */
+static void
+put_token_text(PaBuf *b, const char *s, size_t len, bool allow_space)
+{
+	json_t	   *quoted;
+
+	if (is_plain_token((const unsigned char *) s, len, allow_space))
+	{
+		pa_buf_putn(b, s, len);
+		return;
+	}
+	if ((quoted = json_stringn(s, len)) == NULL)
+	{
+		b->oom = 1;
+		return;
+	}
+	pa_render_put_json(b, quoted);
+	json_decref(quoted);
+}
+
+/* A token from a JSON value: strings as above, other values as JSON. */
+static void
+put_token(PaBuf *b, json_t *value, bool allow_space)
+{
+	if (json_is_string(value))
+		put_token_text(b, json_string_value(value), json_string_length(value),
+					   allow_space);
+	else
+		pa_render_put_json(b, value);
+}
+
+/* Does a field hold something worth a line? */
+static bool
+has_content(json_t *value)
+{
+	if (value == NULL || json_is_null(value))
+		return false;
+	if (json_is_string(value))
+		return json_string_length(value) > 0;
+	if (json_is_object(value))
+		return json_object_size(value) > 0;
+	if (json_is_array(value))
+		return json_array_size(value) > 0;
+	return true;
+}
+
+/* "label: value" on its own line; text as text, anything else as JSON. */
+static void
+put_field(PaBuf *b, json_t *object, const char *label)
+{
+	json_t	   *value = json_object_get(object, label);
+
+	if (!has_content(value))
+		return;
+	pa_buf_puts(b, label);
+	pa_buf_puts(b, ": ");
+	if (json_is_string(value))
+		pa_render_put_text(b, json_string_value(value), json_string_length(value),
+						   CONT_INDENT);
+	else
+		pa_render_put_json(b, value);
+	pa_buf_putc(b, '\n');
+}
+
+/* Section header, separated from what came before by a blank line. */
+static void
+put_section(PaBuf *b, const char *title)
+{
+	if (b->len > 0)
+		pa_buf_putc(b, '\n');
+	pa_buf_puts(b, "## ");
+	pa_buf_puts(b, title);
+	pa_buf_putc(b, '\n');
+}
+
+static const char *const conversation_fields[] = {
+	"id", "external_id", "channel", "status", "outcome",
+	"started_at", "ended_at", "metadata"
+};
+static const char *const customer_fields[] = {"external_id", "name", "context"};
+
+static void
+put_fields(PaBuf *b, const char *title, json_t *object,
+		   const char *const *fields, size_t nfields)
+{
+	size_t		i;
+	bool		any = false;
+
+	for (i = 0; i < nfields && !any; i++)
+		any = has_content(json_object_get(object, fields[i]));
+	if (!any)
+		return;
+	put_section(b, title);
+	for (i = 0; i < nfields; i++)
+		put_field(b, object, fields[i]);
+}
+
+static int
+compare_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+const char **
+pa_render_sorted_keys(json_t *object, size_t *count)
+{
+	size_t		n = json_object_size(object);
+	const char **keys = malloc((n > 0 ? n : 1) * sizeof(*keys));
+	const char *key;
+	json_t	   *value;
+	size_t		i = 0;
+
+	*count = 0;
+	if (keys == NULL)
+		return NULL;
+	json_object_foreach(object, key, value)
+		keys[i++] = key;
+	qsort(keys, n, sizeof(*keys), compare_keys);
+	*count = n;
+	return keys;
+}
+
+/* Memory, one "key: <JSON value>" line per key, keys sorted. */
+static void
+put_memory(PaBuf *b, json_t *memory)
+{
+	size_t		n;
+	const char **keys;
+	size_t		i;
+
+	if (json_object_size(memory) == 0)
+		return;
+	if ((keys = pa_render_sorted_keys(memory, &n)) == NULL)
+	{
+		b->oom = 1;
+		return;
+	}
+	put_section(b, "Customer memory");
+	for (i = 0; i < n; i++)
+	{
+		put_token_text(b, keys[i], strlen(keys[i]), false);
+		pa_buf_puts(b, ": ");
+		pa_render_put_json(b, json_object_get(memory, keys[i]));
+		pa_buf_putc(b, '\n');
+	}
+	free(keys);
+}
+
+/* ---------- events ---------- */
+
+static bool
+str_equal(json_t *value, const char *s)
+{
+	return json_is_string(value) && strcmp(json_string_value(value), s) == 0;
+}
+
+/* Append one header token, space-separated from the previous one. */
+static void
+put_event_token(PaBuf *b, bool *first, const char *prefix, json_t *value,
+				bool allow_space)
+{
+	if (!has_content(value))
+		return;
+	if (!*first)
+		pa_buf_putc(b, ' ');
+	*first = false;
+	pa_buf_puts(b, prefix);
+	put_token(b, value, allow_space);
+}
+
+static void
+put_event(PaBuf *b, json_t *ev)
+{
+	json_t	   *kind = json_object_get(ev, "kind");
+	json_t	   *role = json_object_get(ev, "role");
+	json_t	   *content = json_object_get(ev, "content");
+	json_t	   *payload = json_object_get(ev, "payload");
+	bool		first = true;
+	bool		has_text;
+
+	pa_buf_putc(b, '[');
+	put_event_token(b, &first, "#", json_object_get(ev, "id"), false);
+	put_event_token(b, &first, "", json_object_get(ev, "occurred_at"), true);
+	put_event_token(b, &first, "", role, false);
+	if (!str_equal(kind, "message") &&
+		!(json_is_string(kind) && json_equal(kind, role)))
+		put_event_token(b, &first, "", kind, false);
+	put_event_token(b, &first, "", json_object_get(ev, "name"), false);
+	put_event_token(b, &first, "call=", json_object_get(ev, "tool_call_id"), false);
+	pa_buf_putc(b, ']');
+
+	has_text = has_content(content);
+	if (has_text)
+	{
+		size_t		before;
+
+		pa_buf_putc(b, ' ');
+		before = b->len;
+		if (json_is_string(content))
+			pa_render_put_text(b, json_string_value(content),
+							   json_string_length(content), CONT_INDENT);
+		else
+			pa_render_put_json(b, content);
+		/* only white space: take back the blank written for it */
+		if (b->len == before && !b->oom)
+		{
+			b->data[--b->len] = '\0';
+			has_text = false;
+		}
+	}
+	if (has_content(payload))
+	{
+		pa_buf_puts(b, has_text ? "\n" CONT_INDENT "payload: " : " ");
+		pa_render_put_json(b, payload);
+	}
+	pa_buf_putc(b, '\n');
+}
+
+/* "seq 5 to 9" or "#1042 to #1046": one range of the marker. */
+static void
+put_range(PaBuf *b, const char *label, const char *prefix,
+		  json_int_t first, json_int_t last)
+{
+	if (first == last)
+		pa_buf_printf(b, "%s%s%" JSON_INTEGER_FORMAT, label, prefix, first);
+	else
+		pa_buf_printf(b, "%s%s%" JSON_INTEGER_FORMAT " to %s%" JSON_INTEGER_FORMAT,
+					  label, prefix, first, prefix, last);
+}
+
+/*
+ * The line standing for events [from, to) that were left out, with their
+ * seq and id ranges when those are integers (what read_events takes).
+ * Bounded length: see MARKER_RESERVE.
+ */
+static void
+put_marker(PaBuf *b, json_t *events, size_t from, size_t to)
+{
+	json_t	   *first = json_array_get(events, from);
+	json_t	   *last = json_array_get(events, to - 1);
+	json_t	   *seq0 = json_object_get(first, "seq");
+	json_t	   *seq1 = json_object_get(last, "seq");
+	json_t	   *id0 = json_object_get(first, "id");
+	json_t	   *id1 = json_object_get(last, "id");
+	bool		seqs = json_is_integer(seq0) && json_is_integer(seq1);
+	bool		ids = json_is_integer(id0) && json_is_integer(id1);
+
+	pa_buf_printf(b, "[... %zu event%s left out here", to - from,
+				  to - from == 1 ? "" : "s");
+	if (seqs || ids)
+	{
+		pa_buf_puts(b, " (");
+		if (seqs)
+			put_range(b, "seq ", "", json_integer_value(seq0), json_integer_value(seq1));
+		if (seqs && ids)
+			pa_buf_puts(b, ", ");
+		if (ids)
+			put_range(b, "", "#", json_integer_value(id0), json_integer_value(id1));
+		pa_buf_putc(b, ')');
+	}
+	pa_buf_puts(b, "; read them with the " PA_READ_EVENTS_TOOL " tool ...]\n");
+}
+
+/*
+ * Choose the events kept under a budget: [0, *head) and [*tail, n).
+ * off[i] is where event i starts in the full rendering, off[n] where the
+ * last one ends. The head gets half the room first, the tail whatever is
+ * left, then the head any room the tail did not use.
+ */
+static void
+choose_events(const size_t *off, size_t n, size_t room, size_t *head, size_t *tail)
+{
+	size_t		h = 0,
+				t = n;
+	size_t		used;
+
+	while (h < n && off[h + 1] - off[0] <= room / 2)
+		h++;
+	used = off[h] - off[0];
+	while (t > h && used + (off[t] - off[t - 1]) <= room)
+	{
+		used += off[t] - off[t - 1];
+		t--;
+	}
+	while (h < t && used + (off[h + 1] - off[h]) <= room)
+	{
+		used += off[h + 1] - off[h];
+		h++;
+	}
+	*head = h;
+	*tail = t;
+}
+
+/* ---------- the whole ---------- */
+
+static bool
+object_or_null(json_t *value)
+{
+	return value == NULL || json_is_null(value) || json_is_object(value);
+}
+
+char *
+pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **errmsg)
+{
+	PaBuf		b = {0};
+	PaBuf		out = {0};
+	json_t	   *conversation = json_object_get(context, "conversation");
+	json_t	   *customer = json_object_get(context, "customer");
+	json_t	   *memory = json_object_get(context, "memory");
+	json_t	   *events = json_object_get(context, "events");
+	json_t	   *input = json_object_get(context, "input");
+	size_t		max_chars = opts ? opts->max_chars : 0;
+	size_t		n,
+				i,
+				events_start,
+				input_start,
+				fixed,
+				head,
+				tail;
+	size_t	   *off;
+	char		title[48];
+
+	*errmsg = NULL;
+	if (!json_is_object(context))
+	{
+		*errmsg = error_text("transcript context must be a JSON object");
+		return NULL;
+	}
+	if (!object_or_null(conversation) || !object_or_null(customer) ||
+		!object_or_null(memory))
+	{
+		*errmsg = error_text("\"conversation\", \"customer\" and \"memory\" of the transcript context must be JSON objects or null");
+		return NULL;
+	}
+	if (events != NULL && !json_is_null(events) && !json_is_array(events))
+	{
+		*errmsg = error_text("\"events\" of the transcript context must be a JSON array");
+		return NULL;
+	}
+	n = json_array_size(events);
+	for (i = 0; i < n; i++)
+	{
+		if (!json_is_object(json_array_get(events, i)))
+		{
+			char		msg[96];
+
+			snprintf(msg, sizeof(msg),
+					 "event %zu of the transcript context is not a JSON object", i);
+			*errmsg = error_text(msg);
+			return NULL;
+		}
+	}
+	if ((off = malloc((n + 1) * sizeof(*off))) == NULL)
+	{
+		*errmsg = error_text("out of memory");
+		return NULL;
+	}
+
+	put_fields(&b, "Conversation", conversation, conversation_fields,
+			   sizeof(conversation_fields) / sizeof(conversation_fields[0]));
+	put_fields(&b, "Customer", customer, customer_fields,
+			   sizeof(customer_fields) / sizeof(customer_fields[0]));
+	put_memory(&b, memory);
+
+	snprintf(title, sizeof(title), "Events (%zu)", n);
+	put_section(&b, title);
+	if (n == 0)
+		pa_buf_puts(&b, "(no events)\n");
+	events_start = b.len;
+	for (i = 0; i < n; i++)
+	{
+		off[i] = b.len;
+		put_event(&b, json_array_get(events, i));
+	}
+	off[n] = b.len;
+
+	input_start = b.len;
+	if (input != NULL && !json_is_null(input))
+	{
+		put_section(&b, "Input");
+		pa_render_put_json(&b, input);
+		pa_buf_putc(&b, '\n');
+	}
+
+	if (b.oom || max_chars == 0 || b.len <= max_chars || n == 0)
+	{
+		free(off);
+		if (b.oom)
+		{
+			free(b.data);
+			*errmsg = error_text("out of memory");
+			return NULL;
+		}
+		return b.data;
+	}
+
+	/* Over budget: header, first events, marker, last events, input. */
+	fixed = events_start + (b.len - input_start) + MARKER_RESERVE;
+	choose_events(off, n, max_chars > fixed ? max_chars - fixed : 0, &head, &tail);
+	pa_buf_putn(&out, b.data, off[head]);
+	put_marker(&out, events, head, tail);
+	pa_buf_putn(&out, b.data + off[tail], b.len - off[tail]);
+
+	free(off);
+	free(b.data);
+	if (out.oom)
+	{
+		free(out.data);
+		*errmsg = error_text("out of memory");
+		return NULL;
+	}
+	return out.data;
+}
