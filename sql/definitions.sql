@@ -128,7 +128,7 @@ CREATE TABLE public.bad_system (run_id text, title text, priority text);
 \set ticket_schema '{"type": "object", "required": ["title", "priority"], "properties": {"title": {"type": "string"}, "priority": {"type": "string"}, "amount": {"type": "number"}}}'
 SELECT expect_error(format('SELECT pa_create_agent(%L, %L, %L, %L, %L)', 'a1', 'x', 'local_openai', 'gpt-test',
     jsonb_build_object('t', jsonb_build_object('schema', :'ticket_schema'::jsonb, 'table', t))))
-  FROM unnest(ARRAY['no_such_table', 'bad_types', 'bad_notnull', 'bad_optional', 'bad_system', 'pa.events']) t;
+  FROM unnest(ARRAY['no_such_schema.t', 'bad_types', 'bad_notnull', 'bad_optional', 'bad_system', 'pa.events']) t;
 -- tools
 SELECT expect_error($$SELECT pa_create_tool('record_ticket', 'http', url => 'https://x.example', parameters => '{"type": "object"}')$$);
 SELECT expect_error($$SELECT pa_create_tool('remember', 'http', url => 'https://x.example', parameters => '{"type": "object"}')$$);

@@ -41,6 +41,8 @@ typedef struct RunContext
 	TimestampTz deadline;
 	PaUsage		usage;
 	double		cost;
+	int64		run_id;
+	int			ledger_steps;	/* rows written to pa.run_steps */
 } RunContext;
 
 static char *
@@ -71,7 +73,7 @@ load_definition(RunContext *rc, const char *agent, int32 version_or_0)
 
 	/* As the caller: row-level security decides whether the agent exists. */
 	d = pa_sql_value(GetUserId(),
-					 "SELECT jsonb_build_object('id', a.id, 'owner', a.owner::oid, 'version', "
+					 "SELECT jsonb_build_object('id', a.id, 'owner', a.owner::oid::bigint, 'version', "
 					 "  CASE WHEN $2 > 0 THEN $2 ELSE a.released_version END, 'latest', a.latest_version) "
 					 "FROM pa.agents a WHERE a.name = $1 AND a.dropped_at IS NULL",
 					 2, (Oid[]) {TEXTOID, INT4OID},
@@ -108,7 +110,7 @@ load_definition(RunContext *rc, const char *agent, int32 version_or_0)
 					 "     'reasoning_price', m.reasoning_price),"
 					 " 'outputs', (SELECT jsonb_object_agg(o.name, jsonb_strip_nulls(jsonb_build_object("
 					 "     'schema', o.schema, 'cardinality', o.cardinality, 'required', o.required,"
-					 "     'description', o.description, 'table', o.result_table::oid)))"
+					 "     'description', o.description, 'table', o.result_table::oid::bigint)))"
 					 "   FROM pa.agent_outputs o WHERE o.agent_id = v.agent_id AND o.version = v.version),"
 					 " 'tools', coalesce((SELECT jsonb_agg(jsonb_build_object('name', t.name, 'kind', t.kind,"
 					 "     'description', t.description, 'parameters', t.parameters, 'signature', t.function_signature,"
@@ -284,7 +286,7 @@ retryable(const PaHttpResponse *r)
 
 /* One model call (with retries); false and the run failed on error. */
 static bool
-call_model(RunContext *rc, json_t *state, PaModelRequest *req, int step)
+call_model(RunContext *rc, json_t *state, PaModelRequest *req)
 {
 	json_t	   *provider = json_object_get(rc->def, "provider");
 	json_t	   *options = json_object_get(provider, "options");
@@ -364,7 +366,7 @@ call_model(RunContext *rc, json_t *state, PaModelRequest *req, int step)
 			long		wait = resp.retry_after_s >= 0 ? (long) (resp.retry_after_s * 1000)
 				: 500L << attempt;
 
-			pa_ledger_step(0 + json_integer_value(json_object_get(state, "run_id")), step * 100 + attempt,
+			pa_ledger_step(rc->run_id, ++rc->ledger_steps,
 						   "model", "retry", false, resp.elapsed_ms, resp.status, NULL, 0, summary, NULL, failure);
 			if (wait < remaining_ms(rc))
 			{
@@ -392,14 +394,14 @@ call_model(RunContext *rc, json_t *state, PaModelRequest *req, int step)
 		rc->usage.cache_creation_tokens += u.cache_creation_tokens;
 		rc->usage.reasoning_tokens += u.reasoning_tokens;
 		rc->cost += cost;
-		pa_ledger_step(json_integer_value(json_object_get(state, "run_id")), step * 100 + attempt,
+		pa_ledger_step(rc->run_id, ++rc->ledger_steps,
 					   req->tools ? "model" : "plan", NULL, true, resp.elapsed_ms, resp.status, &u, cost,
 					   summary, response, NULL);
 		pa_sm_model_response(&rc->spec, state, response);
 		json_decref(response);
 	}
 	else
-		pa_ledger_step(json_integer_value(json_object_get(state, "run_id")), step * 100 + attempt,
+		pa_ledger_step(rc->run_id, ++rc->ledger_steps,
 					   "model", NULL, false, resp.elapsed_ms, resp.status, NULL, 0, summary, NULL, failure);
 	json_decref(summary);
 	return response != NULL;
@@ -487,7 +489,6 @@ pa_invoke(PG_FUNCTION_ARGS)
 	Jsonb	   *input;
 	Jsonb	   *out;
 	long		timeout_ms;
-	int			step = 0;
 	PaTranscriptOptions topts = {0};
 
 	if (PG_ARGISNULL(0))
@@ -526,13 +527,13 @@ pa_invoke(PG_FUNCTION_ARGS)
 		run_id = pa_ledger_start(rc.agent_id, rc.version, conversation_id, "invoke", input,
 								 rc.owner, GetUserId());
 		state = pa_sm_start(&rc.spec, take_string(transcript));
-		json_object_set_new(state, "run_id", json_integer(run_id));
+		rc.run_id = run_id;
 
 		while ((action = pa_sm_next(&rc.spec, state, &req)) != PA_SM_DONE)
 		{
 			CHECK_FOR_INTERRUPTS();
 			if (action == PA_SM_CALL_MODEL)
-				call_model(&rc, state, &req, ++step);
+				call_model(&rc, state, &req);
 			else
 			{
 				json_t	   *pending = json_deep_copy(pa_sm_pending(state));
@@ -552,7 +553,7 @@ pa_invoke(PG_FUNCTION_ARGS)
 									   json_object_get(call, "arguments"), &is_error);
 					INSTR_TIME_SET_CURRENT(t1);
 					INSTR_TIME_SUBTRACT(t1, t0);
-					pa_ledger_step(run_id, step * 100 + 50 + (int) i, "tool", name, !is_error,
+					pa_ledger_step(run_id, ++rc.ledger_steps, "tool", name, !is_error,
 								   INSTR_TIME_GET_MILLISEC(t1), 0, NULL, 0,
 								   json_object_get(call, "arguments"),
 								   json_pack("{s:s}", "content", text), is_error ? text : NULL);

@@ -152,25 +152,92 @@ pa_jsonb_to_json(Jsonb *jb)
 	return root;
 }
 
+/*
+ * Numbers: integers exactly; doubles through float8out, which prints the
+ * shortest text that reads back as the same double (19.9, not
+ * 19.899999999999999), then numeric_in.
+ */
+static Numeric
+number_to_numeric(json_t *value)
+{
+	char	   *text;
+	Numeric		n;
+
+	if (json_is_integer(value))
+		text = psprintf(INT64_FORMAT, (int64) json_integer_value(value));
+	else
+		text = DatumGetCString(DirectFunctionCall1(float8out,
+												   Float8GetDatum(json_real_value(value))));
+	n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	pfree(text);
+	return n;
+}
+
+static JsonbValue *
+push_value(JsonbParseState **state, JsonbIteratorToken token, json_t *value)
+{
+	JsonbValue	v;
+	const char *key;
+	json_t	   *child;
+	size_t		i;
+
+	switch (json_typeof(value))
+	{
+		case JSON_OBJECT:
+			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+			json_object_foreach(value, key, child)
+			{
+				v.type = jbvString;
+				v.val.string.val = (char *) key;
+				v.val.string.len = strlen(key);
+				pushJsonbValue(state, WJB_KEY, &v);
+				push_value(state, WJB_VALUE, child);
+			}
+			return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+		case JSON_ARRAY:
+			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+			json_array_foreach(value, i, child)
+				push_value(state, WJB_ELEM, child);
+			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+		case JSON_STRING:
+			v.type = jbvString;
+			v.val.string.val = (char *) json_string_value(value);
+			v.val.string.len = json_string_length(value);
+			break;
+		case JSON_INTEGER:
+		case JSON_REAL:
+			v.type = jbvNumeric;
+			v.val.numeric = number_to_numeric(value);
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+			v.type = jbvBool;
+			v.val.boolean = json_is_true(value);
+			break;
+		default:
+			v.type = jbvNull;
+			break;
+	}
+	if (*state == NULL)
+	{
+		/* a scalar at top level is a one-element raw-scalar array */
+		JsonbValue	arr;
+
+		arr.type = jbvArray;
+		arr.val.array.rawScalar = true;
+		arr.val.array.nElems = 1;
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, &arr);
+		pushJsonbValue(state, WJB_ELEM, &v);
+		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+	return pushJsonbValue(state, token, &v);
+}
+
 Jsonb *
 pa_json_to_jsonb(json_t *value)
 {
-	char	   *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY |
-								  JSON_REAL_PRECISION(17));
-	Datum		d;
+	JsonbParseState *state = NULL;
 
-	if (text == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while serialising a JSON value")));
-	PG_TRY();
-	{
-		d = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
-	}
-	PG_FINALLY();
-	{
-		free(text);
-	}
-	PG_END_TRY();
-	return DatumGetJsonbP(d);
+	return JsonbValueToJsonb(push_value(&state, WJB_ELEM, value));
 }

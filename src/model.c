@@ -444,7 +444,7 @@ pa_model_blank(const char *s)
 	return true;
 }
 
-/* The text parts of a message, joined by sep; "" when none. */
+/* The text parts of a message, joined by sep; blank ones add nothing. */
 char *
 pa_model_join_text(json_t *parts, const char *sep)
 {
@@ -457,7 +457,7 @@ pa_model_join_text(json_t *parts, const char *sep)
 	{
 		const char *text = pa_model_str(part, "text");
 
-		if (strcmp(pa_model_str(part, "type"), "text") != 0 || text == NULL || text[0] == '\0')
+		if (strcmp(pa_model_str(part, "type"), "text") != 0 || text == NULL || pa_model_blank(text))
 			continue;
 		if (!first)
 			pa_buf_puts(&b, sep);

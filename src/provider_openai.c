@@ -158,7 +158,8 @@ pa_openai_build_request(const PaModelRequest *req, char **errmsg)
 	json_t	   *body,
 			   *messages,
 			   *msg;
-	size_t		i;
+	size_t		i,
+				nsystem;
 	int			bad;
 
 	if (!pa_model_check_request(req, errmsg))
@@ -167,9 +168,10 @@ pa_openai_build_request(const PaModelRequest *req, char **errmsg)
 	messages = json_array();
 	bad = body == NULL || messages == NULL;
 	bad |= pa_model_put(body, "model", json_string(req->model));
-	if (req->system != NULL && req->system[0] != '\0')
+	if (req->system != NULL && !pa_model_blank(req->system))
 		bad |= pa_model_push(messages, json_pack("{s:s,s:s}", "role", "system",
 												 "content", req->system));
+	nsystem = json_array_size(messages);
 	json_array_foreach(req->messages, i, msg)
 	{
 		const char *role = pa_model_str(msg, "role");
@@ -183,7 +185,7 @@ pa_openai_build_request(const PaModelRequest *req, char **errmsg)
 		else
 			bad |= add_tool_results(messages, msg);
 	}
-	if (!bad && json_array_size(messages) == 0)
+	if (!bad && json_array_size(messages) == nsystem)
 	{
 		json_decref(body);
 		json_decref(messages);

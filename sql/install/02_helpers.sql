@@ -199,6 +199,76 @@ BEGIN
     END;
 END $$;
 
+-- The column type for a property of an output schema (documented in README).
+CREATE FUNCTION pa._column_for_property(name text, prop jsonb, required boolean) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    typ text;
+    labels text;
+BEGIN
+    IF jsonb_typeof(prop->'enum') = 'array'
+       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(prop->'enum') e WHERE jsonb_typeof(e) <> 'string') THEN
+        SELECT string_agg(quote_literal(e), ', ') INTO labels FROM jsonb_array_elements_text(prop->'enum') e;
+        typ := format('text CHECK (%I IN (%s))', name, labels);
+    ELSE
+        typ := CASE prop->>'type'
+            WHEN 'string' THEN CASE prop->>'format' WHEN 'date-time' THEN 'timestamptz' WHEN 'date' THEN 'date'
+                                                     WHEN 'uuid' THEN 'uuid' ELSE 'text' END
+            WHEN 'integer' THEN 'bigint'
+            WHEN 'number' THEN 'double precision'
+            WHEN 'boolean' THEN 'boolean'
+            ELSE 'jsonb' END;
+    END IF;
+    RETURN format('%I %s%s', name, typ, CASE WHEN required THEN ' NOT NULL' ELSE '' END);
+END $$;
+
+-- Create a missing result table from an output's schema, owned by the caller;
+-- an unqualified name goes to default_schema (the caller's first schema).
+CREATE FUNCTION pa._create_result_table(caller regrole, output_name text, schema jsonb, table_name text,
+                                        default_schema text)
+RETURNS regclass
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    parts text[];
+    nsp text;
+    cols text;
+    rel regclass;
+BEGIN
+    BEGIN
+        parts := parse_ident(table_name);
+    EXCEPTION WHEN others THEN
+        PERFORM pa._fail('42602', format('invalid result table name "%s" for output "%s"', table_name, output_name));
+    END;
+    IF cardinality(parts) = 1 THEN
+        nsp := default_schema;
+        IF nsp IS NULL THEN
+            PERFORM pa._fail('3F000', format('no schema to create result table "%s" in', table_name), NULL,
+                'Schema-qualify the table name.');
+        END IF;
+        parts := ARRAY[nsp, parts[1]];
+    ELSIF cardinality(parts) <> 2 THEN
+        PERFORM pa._fail('42602', format('invalid result table name "%s" for output "%s"', table_name, output_name));
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = parts[1]) THEN
+        PERFORM pa._fail('3F000', format('schema "%s" does not exist', parts[1]));
+    END IF;
+    IF NOT has_schema_privilege(caller, parts[1], 'CREATE') THEN
+        PERFORM pa._fail('42501', format('permission denied to create result table "%s.%s"', parts[1], parts[2]),
+            format('Role %s needs CREATE on schema %s, or create the table first.', caller, parts[1]));
+    END IF;
+    SELECT string_agg(pa._column_for_property(p.key, p.value,
+                          coalesce(schema->'required', '[]') ? p.key), E',\n    ' ORDER BY p.key)
+      INTO cols FROM jsonb_each(coalesce(schema->'properties', '{}')) p
+     WHERE p.key NOT IN ('run_id', 'output_id', 'conversation_id', 'created_at');
+    EXECUTE format(E'CREATE TABLE %I.%I (\n    output_id bigint PRIMARY KEY,\n    run_id bigint NOT NULL,\n    conversation_id bigint,\n    created_at timestamptz NOT NULL DEFAULT now()%s)',
+                   parts[1], parts[2], CASE WHEN cols IS NULL THEN '' ELSE E',\n    ' || cols END);
+    rel := format('%I.%I', parts[1], parts[2])::regclass;
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', rel, caller::text);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', rel,
+                   format('Output %s of procedural_agent (created from its schema)', output_name));
+    RETURN rel;
+END $$;
+
 -- Check that a table can hold the objects of an output type.
 CREATE FUNCTION pa._check_result_table(caller regrole, output_name text, schema jsonb, table_name text)
 RETURNS regclass
@@ -210,17 +280,21 @@ DECLARE
     jtypes text[];
     jt text;
     required text[];
+    default_schema text;
 BEGIN
-    -- Resolve the name the way the caller would.
-    PERFORM set_config('search_path', coalesce(pa._caller_search_path(), 'public'), true);
+    -- Resolve the name the way the caller would. Everything called while
+    -- the caller's search_path is in effect is schema-qualified: this runs
+    -- as the extension owner.
+    PERFORM pg_catalog.set_config('search_path', coalesce(pa._caller_search_path(), 'public'), true);
     BEGIN
-        rel := to_regclass(table_name);
+        rel := pg_catalog.to_regclass(table_name);
     EXCEPTION WHEN others THEN
         rel := NULL;
     END;
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    default_schema := (pg_catalog.current_schemas(false))[1];
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     IF rel IS NULL THEN
-        PERFORM pa._fail('42P01', format('result table "%s" of output "%s" does not exist', table_name, output_name));
+        rel := pa._create_result_table(caller, output_name, schema, table_name, default_schema);
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = rel AND relkind IN ('r', 'p')) THEN
         PERFORM pa._fail('42809', format('"%s" is not a table', rel::text), 'The result table of an output must be a table.');

@@ -3,7 +3,8 @@
 # so as root the cluster belongs to the unprivileged user "postgres".
 #
 # Exports: PA_RUN_DIR, PGHOST, PGPORT, PGUSER, PGDATABASE, PA_PG_LOG,
-#          PA_MODEL_URL (http://127.0.0.1:<port> of the model server).
+#          PA_MODEL_URL (http://127.0.0.1:<port> of the model server),
+#          PA_MODEL_KEY (the API key it accepts).
 
 PA_PG_BIN=${PA_PG_BIN:-/usr/lib/postgresql/15/bin}
 export PGPORT=${PA_TEST_PORT:-55432}
@@ -61,8 +62,10 @@ cluster_teardown() {
 
 model_server_start() {
     local portfile="$PA_RUN_DIR/model_server.port" i
+    # A distinctive key, so tests can prove it never lands in the ledger.
+    export PA_MODEL_KEY=${PA_MODEL_KEY:-pa-test-SECRET-key-0001}
     /usr/bin/python3 test/model_server/server.py --host 127.0.0.1 --port 0 \
-        --port-file "$portfile" 2>"$PA_RUN_DIR/model_server.log" &
+        --api-key "$PA_MODEL_KEY" --port-file "$portfile" 2>"$PA_RUN_DIR/model_server.log" &
     PA_MODEL_PID=$!
     for i in $(seq 1 100); do
         [ -s "$portfile" ] && break

@@ -26,3 +26,11 @@ finish() {
     echo "$PA_T_PASS passed, $PA_T_FAIL failed"
     [ "$PA_T_FAIL" -eq 0 ]
 }
+
+# The local model server (started by test/run): install a scenario, read
+# what it received.
+ms_scenario() { curl -s -f -X POST "$PA_MODEL_URL/_control/reset" >/dev/null &&
+                curl -s -f -X POST "$PA_MODEL_URL/_control/scenario" -d "$1" >/dev/null; }
+ms_requests() { curl -s -f "$PA_MODEL_URL/_control/requests"; }
+# ms_py 'python expression over d (the request log)': print its value.
+ms_py() { ms_requests | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin)['requests']; print($1)"; }
