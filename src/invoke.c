@@ -104,6 +104,7 @@ load_definition(RunContext *rc, const char *agent, int32 version_or_0)
 					 " 'thinking_budget', coalesce(v.thinking_budget, 0), 'reasoning_effort', v.reasoning_effort,"
 					 " 'max_output_tokens', v.max_output_tokens, 'max_steps', v.max_steps,"
 					 " 'max_repairs', v.max_repairs, 'timeout_ms', extract(epoch FROM v.timeout) * 1000,"
+					 " 'finish_when_recorded', v.finish_when_recorded,"
 					 " 'provider', jsonb_build_object('kind', p.kind, 'base_url', p.base_url, 'options', p.options),"
 					 " 'model', jsonb_build_object('name', m.name, 'input_price', m.input_price,"
 					 "     'output_price', m.output_price, 'cached_input_price', m.cached_input_price,"
@@ -225,7 +226,7 @@ build_spec(RunContext *rc, json_t *context)
 	s->max_output_tokens = (int) json_integer_value(json_object_get(rc->def, "max_output_tokens"));
 	s->thinking_budget = (int) json_integer_value(json_object_get(rc->def, "thinking_budget"));
 	s->reasoning_effort = json_string_value(json_object_get(rc->def, "reasoning_effort"));
-	s->finish_when_recorded = true;
+	s->finish_when_recorded = json_is_true(json_object_get(rc->def, "finish_when_recorded"));
 }
 
 /* Cost in USD of one call's usage, from the model's prices per million. */

@@ -498,6 +498,33 @@ pa_model_tool_schema(json_t *tool)
 	return out;
 }
 
+/*
+ * The tools array in a provider's shape: "one" makes a definition from the
+ * name, description (NULL when none) and parameters schema (consumed).
+ */
+json_t *
+pa_model_tools(json_t *tools, PaToolFn one)
+{
+	json_t	   *out = json_array();
+	json_t	   *tool;
+	size_t		i;
+	int			bad = out == NULL;
+
+	json_array_foreach(tools, i, tool)
+	{
+		if (!bad)
+			bad |= pa_model_push(out, one(pa_model_str(tool, "name"),
+										  pa_model_str(tool, "description"),
+										  pa_model_tool_schema(tool)));
+	}
+	if (bad)
+	{
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
 /* A tool result's content as text: strings as they are, other JSON dumped. */
 char *
 pa_model_tool_result_text(json_t *part)

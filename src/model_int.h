@@ -23,6 +23,9 @@
 /* Body excerpt in "HTTP 502: <excerpt>" when the body is not an error. */
 #define PA_MODEL_EXCERPT_BYTES 200
 
+/* Makes one provider tool definition; schema is consumed. */
+typedef json_t *(*PaToolFn) (const char *name, const char *description, json_t *schema);
+
 /* Error sentences */
 extern char *pa_model_printf(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 extern void pa_model_errorf(char **errmsg, const char *fmt,...) __attribute__((format(printf, 2, 3)));
@@ -36,6 +39,7 @@ extern const char *pa_model_str(json_t *obj, const char *key);
 extern bool pa_model_blank(const char *s);
 extern char *pa_model_join_text(json_t *parts, const char *sep);
 extern json_t *pa_model_tool_schema(json_t *tool);
+extern json_t *pa_model_tools(json_t *tools, PaToolFn one);
 extern char *pa_model_tool_result_text(json_t *part);
 extern json_t *pa_model_call_arguments(json_t *part);
 extern bool pa_model_has_tools(const PaModelRequest *req);

@@ -195,30 +195,10 @@ build_turns(json_t *messages)
 }
 
 static json_t *
-tools_json(json_t *tools)
+tool_json(const char *name, const char *description, json_t *schema)
 {
-	json_t	   *out = json_array();
-	json_t	   *tool;
-	size_t		i;
-	int			bad = out == NULL;
-
-	json_array_foreach(tools, i, tool)
-	{
-		json_t	   *t = json_pack("{s:s}", "name", pa_model_str(tool, "name"));
-		const char *desc = pa_model_str(tool, "description");
-
-		bad |= t == NULL;
-		if (desc != NULL)
-			bad |= pa_model_put(t, "description", json_string(desc));
-		bad |= pa_model_put(t, "input_schema", pa_model_tool_schema(tool));
-		bad |= pa_model_push(out, t);
-	}
-	if (bad)
-	{
-		json_decref(out);
-		return NULL;
-	}
-	return out;
+	return json_pack("{s:s,s:s*,s:o}", "name", name, "description", description,
+					 "input_schema", schema);
 }
 
 /*
@@ -299,7 +279,7 @@ pa_anthropic_build_request(const PaModelRequest *req, char **errmsg)
 	/* tool_choice without tools is rejected */
 	if (pa_model_has_tools(req))
 	{
-		bad |= pa_model_put(body, "tools", tools_json(req->tools));
+		bad |= pa_model_put(body, "tools", pa_model_tools(req->tools, tool_json));
 		tc = tool_choice_json(req, &bad);
 		if (tc != NULL)
 			bad |= pa_model_put(body, "tool_choice", tc);

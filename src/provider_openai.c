@@ -123,33 +123,12 @@ add_user(json_t *out, json_t *msg)
 	return bad;
 }
 
+/* no "strict": the server holds it to rules our schemas need not meet */
 static json_t *
-tools_json(json_t *tools)
+tool_json(const char *name, const char *description, json_t *schema)
 {
-	json_t	   *out = json_array();
-	json_t	   *tool;
-	size_t		i;
-	int			bad = out == NULL;
-
-	json_array_foreach(tools, i, tool)
-	{
-		json_t	   *fn = json_object();
-		const char *desc = pa_model_str(tool, "description");
-
-		/* no "strict": the server holds it to rules our schemas need not meet */
-		bad |= fn == NULL;
-		bad |= pa_model_put(fn, "name", json_string(pa_model_str(tool, "name")));
-		if (desc != NULL)
-			bad |= pa_model_put(fn, "description", json_string(desc));
-		bad |= pa_model_put(fn, "parameters", pa_model_tool_schema(tool));
-		bad |= pa_model_push(out, json_pack("{s:s,s:o}", "type", "function", "function", fn));
-	}
-	if (bad)
-	{
-		json_decref(out);
-		return NULL;
-	}
-	return out;
+	return json_pack("{s:s,s:{s:s,s:s*,s:o}}", "type", "function", "function",
+					 "name", name, "description", description, "parameters", schema);
 }
 
 char *
@@ -197,7 +176,7 @@ pa_openai_build_request(const PaModelRequest *req, char **errmsg)
 	/* tool_choice and parallel_tool_calls are rejected without tools */
 	if (pa_model_has_tools(req))
 	{
-		bad |= pa_model_put(body, "tools", tools_json(req->tools));
+		bad |= pa_model_put(body, "tools", pa_model_tools(req->tools, tool_json));
 		if (req->force_tool != NULL)
 			bad |= pa_model_put(body, "tool_choice",
 								json_pack("{s:s,s:{s:s}}", "type", "function",

@@ -230,12 +230,14 @@ CREATE TABLE pa.agent_versions (
     context_budget    integer CHECK (context_budget BETWEEN 1000 AND 2000000),
     trigger_outcomes  text[],
     trigger_condition text,
+    finish_when_recorded boolean NOT NULL DEFAULT true,
     created_by        regrole NOT NULL,
     created_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (agent_id, version)
 );
 COMMENT ON TABLE pa.agent_versions IS 'Immutable versions of agent definitions; a run pins the version it ran';
 COMMENT ON COLUMN pa.agent_versions.trigger_outcomes IS 'Outcomes that enqueue this agent when a conversation terminates (''*'' = any); NULL = never';
+COMMENT ON COLUMN pa.agent_versions.finish_when_recorded IS 'End the run without another model call once every output (all of cardinality one) is recorded and valid';
 COMMENT ON COLUMN pa.agent_versions.context_budget IS 'Estimated tokens of transcript the prompt may hold; beyond it head + tail + a marker';
 
 CREATE TABLE pa.agent_outputs (

@@ -5,7 +5,8 @@ CREATE FUNCTION pa._agent_definition(
     caller regrole, instructions text, provider text, model text, outputs jsonb, tools text[],
     planning text, thinking_budget integer, reasoning_effort text, max_output_tokens integer,
     max_steps integer, max_repairs integer, timeout interval, context_budget integer,
-    input_schema jsonb, trigger_outcomes text[], trigger_condition text, description text)
+    input_schema jsonb, trigger_outcomes text[], trigger_condition text, description text,
+    finish_when_recorded boolean)
 RETURNS jsonb LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     prov pa.providers;
@@ -180,7 +181,8 @@ BEGIN
         'context_budget', context_budget,
         'input_schema', input_schema,
         'trigger_outcomes', to_jsonb(trigger_outcomes),
-        'trigger_condition', trigger_condition));
+        'trigger_condition', trigger_condition,
+        'finish_when_recorded', coalesce(finish_when_recorded, true)));
 END $$;
 
 -- The normalised definition of a stored version (same shape as above).
@@ -208,7 +210,8 @@ LANGUAGE sql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
         'context_budget', v.context_budget,
         'input_schema', v.input_schema,
         'trigger_outcomes', to_jsonb(v.trigger_outcomes),
-        'trigger_condition', v.trigger_condition))
+        'trigger_condition', v.trigger_condition,
+        'finish_when_recorded', v.finish_when_recorded))
       FROM pa.agent_versions v WHERE v.agent_id = agent AND v.version = ver
 $$;
 
@@ -217,14 +220,14 @@ LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO pa.agent_versions (agent_id, version, description, instructions, provider_id, model_id,
         input_schema, planning, thinking_budget, reasoning_effort, max_output_tokens, max_steps,
-        max_repairs, timeout, context_budget, trigger_outcomes, trigger_condition, created_by)
+        max_repairs, timeout, context_budget, trigger_outcomes, trigger_condition, finish_when_recorded, created_by)
     VALUES (agent, ver, def->>'description', def->>'instructions', (def->>'provider_id')::bigint,
         (def->>'model_id')::bigint, def->'input_schema', def->>'planning',
         (def->>'thinking_budget')::integer, def->>'reasoning_effort', (def->>'max_output_tokens')::integer,
         (def->>'max_steps')::integer, (def->>'max_repairs')::integer,
         make_interval(secs => (def->>'timeout')::double precision), (def->>'context_budget')::integer,
         CASE WHEN def ? 'trigger_outcomes' THEN ARRAY(SELECT jsonb_array_elements_text(def->'trigger_outcomes')) END,
-        def->>'trigger_condition', caller);
+        def->>'trigger_condition', (def->>'finish_when_recorded')::boolean, caller);
     INSERT INTO pa.agent_outputs (agent_id, version, name, ordinal, description, schema, cardinality,
                                   required, evidence, result_table)
     SELECT agent, ver, o.key, row_number() OVER (ORDER BY o.key), o.value->>'description', o.value->'schema',
@@ -241,7 +244,7 @@ CREATE FUNCTION pa._pa_create_agent(
     tools text[], planning text, thinking_budget integer, reasoning_effort text,
     max_output_tokens integer, max_steps integer, max_repairs integer, timeout interval,
     context_budget integer, input_schema jsonb, trigger_outcomes text[], trigger_condition text,
-    description text, release boolean)
+    description text, finish_when_recorded boolean, release boolean)
 RETURNS integer LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     def jsonb;
@@ -254,7 +257,8 @@ BEGIN
     END IF;
     def := pa._agent_definition(caller, instructions, provider, model, outputs, tools, planning,
         thinking_budget, reasoning_effort, max_output_tokens, max_steps, max_repairs, timeout,
-        context_budget, input_schema, trigger_outcomes, trigger_condition, description);
+        context_budget, input_schema, trigger_outcomes, trigger_condition, description,
+        finish_when_recorded);
     INSERT INTO pa.agents (name, owner, latest_version, released_version)
     VALUES (name, caller, 1, CASE WHEN coalesce(release, true) THEN 1 END)
     RETURNING id INTO new_id;
@@ -283,7 +287,7 @@ CREATE FUNCTION pa._pa_alter_agent(
     tools text[], planning text, thinking_budget integer, reasoning_effort text,
     max_output_tokens integer, max_steps integer, max_repairs integer, timeout interval,
     context_budget integer, input_schema jsonb, trigger_outcomes text[], trigger_condition text,
-    description text, release boolean)
+    description text, finish_when_recorded boolean, release boolean)
 RETURNS integer LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a pa.agents;
@@ -322,7 +326,8 @@ BEGIN
         CASE WHEN trigger_outcomes = '{}' THEN NULL
              ELSE coalesce(trigger_outcomes, ARRAY(SELECT jsonb_array_elements_text(cur->'trigger_outcomes'))) END,
         CASE WHEN trigger_condition = '' THEN NULL ELSE coalesce(trigger_condition, cur->>'trigger_condition') END,
-        CASE WHEN description = '' THEN NULL ELSE coalesce(description, cur->>'description') END);
+        CASE WHEN description = '' THEN NULL ELSE coalesce(description, cur->>'description') END,
+        coalesce(finish_when_recorded, (cur->>'finish_when_recorded')::boolean));
 
     IF def = cur THEN
         RAISE NOTICE 'agent "%" is unchanged, still version %', name, a.latest_version;

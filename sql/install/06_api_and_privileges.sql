@@ -41,7 +41,8 @@ CREATE FUNCTION @extschema@.pa_create_agent(name text, instructions text, provid
     max_output_tokens integer DEFAULT 4096, max_steps integer DEFAULT 20, max_repairs integer DEFAULT 2,
     timeout interval DEFAULT '10 minutes', context_budget integer DEFAULT NULL,
     input_schema jsonb DEFAULT NULL, trigger_outcomes text[] DEFAULT NULL,
-    trigger_condition text DEFAULT NULL, description text DEFAULT NULL, release boolean DEFAULT true)
+    trigger_condition text DEFAULT NULL, description text DEFAULT NULL,
+    finish_when_recorded boolean DEFAULT true, release boolean DEFAULT true)
 RETURNS integer LANGUAGE C SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_owner_call';
 COMMENT ON FUNCTION @extschema@.pa_create_agent IS 'Define a procedural agent (version 1); returns the version';
 
@@ -52,7 +53,7 @@ CREATE FUNCTION @extschema@.pa_alter_agent(name text, instructions text DEFAULT 
     max_steps integer DEFAULT NULL, max_repairs integer DEFAULT NULL, timeout interval DEFAULT NULL,
     context_budget integer DEFAULT NULL, input_schema jsonb DEFAULT NULL,
     trigger_outcomes text[] DEFAULT NULL, trigger_condition text DEFAULT NULL,
-    description text DEFAULT NULL, release boolean DEFAULT true)
+    description text DEFAULT NULL, finish_when_recorded boolean DEFAULT NULL, release boolean DEFAULT true)
 RETURNS integer LANGUAGE C SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_owner_call';
 COMMENT ON FUNCTION @extschema@.pa_alter_agent IS 'Change an agent: a new version when anything changed; returns the version';
 

@@ -79,6 +79,14 @@ is "usage and cost from the price table" \
 is "steps: model, tool, model" "$(q "SELECT string_agg(kind || coalesce(':' || name, ''), ',' ORDER BY step) FROM pa.run_steps WHERE run_id = 1" -d $DB)" "model,tool:lookup_order,model"
 is "the run ended without a third call (single output recorded)" "$(ms_py "len(d)")" "2"
 
+# The opt-out: finish_when_recorded => false lets the model speak once more.
+q "SET ROLE pa_it_owner; SELECT pa_alter_agent('ticket', finish_when_recorded => false)" -d $DB >/dev/null
+ms_scenario '{"rules":[{"match":{"contains":"conv-A"},"responses":[
+  {"tool_calls":[{"name":"record_ticket","arguments":{"title":"Again","priority":"low"}}]},{"text":"All recorded."}]}]}'
+r=$(inv "'ticket', 1")
+is "opt-out: the model is called again after the last output, then the run ends" "$(jq_ "$r" "d['status'], d['version']") $(ms_py "len(d)")" "succeeded 2 2"
+q "SET ROLE pa_it_owner; SELECT pa_alter_agent('ticket', finish_when_recorded => true)" -d $DB >/dev/null
+
 # 2. Parallel calls, a failing tool, a denied tool, a timed-out tool: all answered, the run goes on.
 ms_scenario '{"rules":[{"match":{"contains":"conv-A"},"responses":[
   {"tool_calls":[{"name":"fragile","arguments":{"n":0}},{"name":"read_notes","arguments":{}},{"name":"lookup_order","arguments":{"order_id":7}},{"name":"slow","arguments":{"seconds":5}}]},
@@ -92,7 +100,7 @@ like "tools: the owner may not read private_notes, and the model is told" "$(ms_
 is "tools: the other calls still ran" "$(ms_py "[m for m in d[1]['body']['messages'] if m['role']=='tool'][2]['content']")" '{"order": 7, "status": "delivered"}'
 like "tools: a slow tool is stopped by its timeout" "$(ms_py "[m for m in d[1]['body']['messages'] if m['role']=='tool'][3]['content']")" 'the tool timed out'
 is "tools: the model recovers with a good call" "$(ms_py "d[2]['body']['messages'][-1]['content']")" "25"
-is "tools: nothing the failed tools did survives, the run's rows do" "$(q "SELECT count(*) FROM pa.run_steps WHERE run_id = 2 AND kind = 'tool' AND status = 'error'" -d $DB)" "3"
+is "tools: nothing the failed tools did survives, the run's rows do" "$(q "SELECT count(*) FROM pa.run_steps WHERE run_id = (SELECT max(run_id) FROM pa.run_steps WHERE kind = 'tool') AND kind = 'tool' AND status = 'error'" -d $DB)" "3"
 
 # 3. Repair after an invalid output; then failure when repairs run out.
 ms_scenario '{"rules":[{"match":{"contains":"conv-A"},"responses":[

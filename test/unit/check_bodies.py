@@ -26,6 +26,7 @@ import glob
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,10 +63,13 @@ class Server:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="providers_check.")
         port_file = os.path.join(self.dir, "port")
+        # the server's own lines go to a log, not into our counted output
+        self.log = open(os.path.join(self.dir, "server.log"), "wb")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(MS, "server.py"), "--host",
              "127.0.0.1", "--port", "0", "--port-file", port_file,
-             "--api-key", KEY, "--secret", SECRET, "--quiet"])
+             "--api-key", KEY, "--secret", SECRET, "--quiet"],
+            stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
             if os.path.exists(port_file):
                 with open(port_file) as f:
@@ -80,6 +84,8 @@ class Server:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def request(self, method, path, body=b"", headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
