@@ -210,7 +210,7 @@ build_spec(RunContext *rc, json_t *context)
 	text = pa_render_system_prompt(json_string_value(json_object_get(rc->def, "instructions")),
 								   outputs, s->planning, &err);
 	if (text == NULL)
-		elog(ERROR, "could not render the system prompt: %s", err ? err : "out of memory");
+		elog(ERROR, "could not render the system prompt: %s", err ? take_string(err) : "out of memory");
 	s->system_prompt = take_string(text);
 	s->planning_prompt = NULL;
 	if (strcmp(s->planning, "high") == 0)
@@ -218,7 +218,7 @@ build_spec(RunContext *rc, json_t *context)
 		text = pa_render_planning_prompt(json_string_value(json_object_get(rc->def, "instructions")),
 										 outputs, offered, &err);
 		if (text == NULL)
-			elog(ERROR, "could not render the planning prompt: %s", err ? err : "out of memory");
+			elog(ERROR, "could not render the planning prompt: %s", err ? take_string(err) : "out of memory");
 		s->planning_prompt = take_string(text);
 	}
 	s->max_steps = (int) json_integer_value(json_object_get(rc->def, "max_steps"));
@@ -524,7 +524,7 @@ pa_invoke(PG_FUNCTION_ARGS)
 		build_spec(&rc, context);
 		transcript = pa_render_transcript(context, &topts, &err);
 		if (transcript == NULL)
-			elog(ERROR, "could not render the transcript: %s", err ? err : "out of memory");
+			elog(ERROR, "could not render the transcript: %s", err ? take_string(err) : "out of memory");
 		run_id = pa_ledger_start(rc.agent_id, rc.version, conversation_id, "invoke", input,
 								 rc.owner, GetUserId());
 		state = pa_sm_start(&rc.spec, take_string(transcript));
