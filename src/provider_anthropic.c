@@ -219,14 +219,14 @@ tool_choice_json(const PaModelRequest *req, int *bad)
 		type = req->thinking_budget > 0 ? "auto" : "any";
 	else if (req->tool_choice != NULL)
 		type = req->tool_choice;
-	if (type != NULL && strcmp(type, "none") == 0)
-		return json_pack("{s:s}", "type", "none");
 	if (!req->parallel_tool_calls && type == NULL)
 		type = "auto";
 	if (type == NULL)
 		return NULL;
 	tc = json_pack("{s:s}", "type", type);
 	*bad |= tc == NULL;
+	if (strcmp(type, "none") == 0)
+		return tc;
 	if (strcmp(type, "tool") == 0)
 		*bad |= pa_model_put(tc, "name", json_string(req->force_tool));
 	if (!req->parallel_tool_calls)
@@ -240,17 +240,17 @@ pa_anthropic_build_request(const PaModelRequest *req, char **errmsg)
 	json_t	   *body,
 			   *turns,
 			   *tc;
-	int			max_tokens;
+	long long	max_tokens;
 	int			bad;
 
 	if (!pa_model_check_request(req, errmsg))
 		return NULL;
 	max_tokens = req->max_output_tokens > 0 ? req->max_output_tokens :
-		PA_ANTHROPIC_DEFAULT_MAX_TOKENS + req->thinking_budget;
+		PA_ANTHROPIC_DEFAULT_MAX_TOKENS + (long long) req->thinking_budget;
 	if (req->thinking_budget > 0 &&
 		(req->thinking_budget < PA_ANTHROPIC_MIN_THINKING_BUDGET || req->thinking_budget >= max_tokens))
 	{
-		pa_model_errorf(errmsg, "thinking_budget %d must be at least %d and less than max_output_tokens (%d)",
+		pa_model_errorf(errmsg, "thinking_budget %d must be at least %d and less than max_output_tokens (%lld)",
 						req->thinking_budget, PA_ANTHROPIC_MIN_THINKING_BUDGET, max_tokens);
 		return NULL;
 	}
@@ -291,7 +291,10 @@ pa_anthropic_build_request(const PaModelRequest *req, char **errmsg)
 
 /* ---------- response ---------- */
 
-/* One content block as a neutral part; NULL part (and true) for blocks we skip. */
+/*
+ * Append the neutral part for one content block. Server-tool blocks and
+ * empty text are skipped; false (and *errmsg) for a malformed block.
+ */
 static bool
 parse_block(json_t *block, size_t i, json_t *parts, char **errmsg)
 {

@@ -297,7 +297,8 @@ pa_openai_parse_response(const char *body, size_t len, char **errmsg)
 	}
 	if (!parse_tool_calls(json_object_get(msg, "tool_calls"), parts, errmsg))
 		goto fail;
-	refusal = json_string_value(refusal_v);
+	/* some compatible servers send "refusal": "" for none */
+	refusal = json_string_length(refusal_v) > 0 ? json_string_value(refusal_v) : NULL;
 	stop = openai_stop(pa_model_str(choice, "finish_reason"),
 					   json_array_size(json_object_get(msg, "tool_calls")) > 0, refusal);
 	if (refusal == NULL && strcmp(stop, "refusal") == 0)

@@ -662,8 +662,8 @@ test_parse_openai(void)
 	CHECK(r && str_is(r, "stop", "refusal") && contains(json_string_value(at(r, "refusal")), "content filter"),
 		  "openai content_filter is a refusal");
 	json_decref(r);
-	r = parse(fn, "{\"choices\":[{\"message\":{\"content\":\"Partial\"},\"finish_reason\":\"length\"}]}", &err);
-	CHECK(r && str_is(r, "stop", "max_tokens"), "openai length is max_tokens");
+	r = parse(fn, "{\"choices\":[{\"message\":{\"content\":\"Partial\",\"refusal\":\"\"},\"finish_reason\":\"length\"}]}", &err);
+	CHECK(r && str_is(r, "stop", "max_tokens") && absent(r, "refusal"), "openai length is max_tokens; empty refusal is none");
 	json_decref(r);
 	r = parse(fn, "{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\","
 			  "\"function\":{\"name\":\"noop\",\"arguments\":\"{}\"}}]},\"finish_reason\":\"stop\"}]}", &err);
