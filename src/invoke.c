@@ -190,8 +190,13 @@ build_spec(RunContext *rc, json_t *context)
 	{
 		const char *tname = json_string_value(json_object_get(o, "name"));
 
-		if (json_object_get(o, "parameters") == NULL || json_is_null(json_object_get(o, "parameters")))
-			continue;			/* agent tools arrive with the next runtime issue */
+		if (strcmp(json_string_value(json_object_get(o, "kind")), "sql") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("tool \"%s\" of kind %s cannot be run by pa_invoke yet", tname,
+							json_string_value(json_object_get(o, "kind"))),
+					 errdetail("This version runs sql tools; http and agent tools come with the next runtime release."),
+					 errhint("Alter the agent to use only sql tools for now.")));
 		rc->user_tools[n].name = tname;
 		rc->user_tools[n].parameters = own_schema(rc, json_object_get(o, "parameters"),
 												  psprintf("parameters of tool \"%s\"", tname));

@@ -202,8 +202,8 @@ pa_run_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
 {
 	const char *kind = json_string_value(json_object_get(tool, "kind"));
 
-	if (strcmp(kind, "sql") == 0)
-		return run_sql_tool(owner, tool, arguments, is_error);
-	*is_error = true;
-	return psprintf("tools of kind %s cannot be called yet", kind);
+	/* pa_invoke refuses agents with other kinds before the run starts. */
+	if (strcmp(kind, "sql") != 0)
+		elog(ERROR, "unexpected tool kind \"%s\"", kind);
+	return run_sql_tool(owner, tool, arguments, is_error);
 }

@@ -171,6 +171,25 @@ r=$(inv "'ticket', 1, timeout => '1 second'")
 is "pa_invoke's own timeout fails the run cleanly" "$(jq_ "$r" "d['status'] + ' ' + d['error']['code']")" "failed timeout"
 ok "no backend crashed" test "$(grep -c 'terminated by signal' "$PA_PG_LOG")" -eq 0
 
+# 6b. Provider errors: a rate limit is retried after retry-after; a bad key fails clearly.
+ms_scenario '{"rules":[{"match":{"contains":"conv-A"},"responses":[
+  {"status":429,"retry_after":1},
+  {"tool_calls":[{"name":"record_ticket","arguments":{"title":"After 429","priority":"low"}}]}]}]}'
+start=$(date +%s%N)
+r=$(inv "'ticket', 1")
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+is "429: retried once, then succeeds" "$(jq_ "$r" "d['status']") $(ms_py "[x['status'] for x in d]")" "succeeded [429, 200]"
+ok "429: waited for retry-after (1 s; took ${ms} ms)" test "$ms" -ge 1000
+is "429: the retry is in the ledger" "$(q "SELECT count(*) FROM pa.run_steps WHERE run_id = $(jq_ "$r" "d['run_id']") AND name = 'retry' AND http_status = 429" -d $DB)" "1"
+q "SELECT pa_create_provider('badkey', 'openai', base_url => '$PA_MODEL_URL/v1', api_key => 'sk-wrong-key'); SELECT pa_create_model('badkey', 'gpt-test', 1, 1); SELECT pa_grant_provider('badkey', 'pa_it_owner')" -d $DB >/dev/null
+q "SET ROLE pa_it_owner; SELECT pa_create_agent('badkey_agent', 'x', 'badkey', 'gpt-test', '{\"r\": {\"schema\": {\"type\": \"object\"}}}')" -d $DB >/dev/null
+r=$(inv "'badkey_agent', 1")
+like "401: the run fails with the provider's message" "$(jq_ "$r" "d['status'] + ' ' + d['error']['code'] + ' ' + d['error']['message']")" '^failed model_error HTTP 401 .*(API key|api key)'
+unlike "401: the message does not echo the key" "$(jq_ "$r" "d['error']['message']")" 'sk-wrong-key'
+q "SELECT pa_create_tool('hook', 'http', url => 'https://hooks.example/x', parameters => '{\"type\": \"object\"}')" -d $DB >/dev/null
+q "SELECT pa_create_agent('with_http', 'x', 'oa', 'gpt-test', '{\"r\": {\"schema\": {\"type\": \"object\"}}}', tools => '{hook}')" -d $DB >/dev/null
+like "an agent with a tool kind this version cannot run is refused before any call" "$(inv "'with_http', 1")" 'tool "hook" of kind http cannot be run by pa_invoke yet'
+
 # 7. Secrets: the key appears nowhere in the ledger.
 is "no API key in runs, steps or outputs" \
    "$(q "SELECT count(*) FROM (SELECT row_to_json(r)::text t FROM pa.runs r UNION ALL SELECT row_to_json(s)::text FROM pa.run_steps s UNION ALL SELECT row_to_json(o)::text FROM pa.outputs o) x WHERE t LIKE '%' || '$PA_MODEL_KEY' || '%'" -d $DB)" "0"
