@@ -34,6 +34,9 @@ OBJS = \
 	src/prompt.o \
 	src/tools.o \
 	src/ledger.o \
+	src/run_setup.o \
+	src/model_call.o \
+	src/run.o \
 	src/invoke.o
 
 # The install script is assembled from sql/install/*.sql (one concern per

@@ -16,6 +16,7 @@ int			pa_schema_cache_entries = 64;
 int			pa_tool_max_rows = 100;
 int			pa_tool_max_result_bytes = 65536;
 int			pa_max_response_bytes = 8 * 1024 * 1024;
+int			pa_max_agent_depth = 3;
 
 void
 pa_define_settings(void)
@@ -59,6 +60,14 @@ pa_define_settings(void)
 							&pa_max_response_bytes,
 							8 * 1024 * 1024, 65536, 1024 * 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.max_agent_depth",
+							"How deep agent tools may nest runs inside runs.",
+							"A call beyond it comes back to the model as a tool error.",
+							&pa_max_agent_depth,
+							3, 1, 10,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("procedural_agent");

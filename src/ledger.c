@@ -36,11 +36,12 @@ usage_datum(const PaUsage *u)
 
 int64
 pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
-				const char *origin, Jsonb *input, Oid owner, Oid requested_by)
+				const char *origin, Jsonb *input, Oid owner, Oid requested_by,
+				int64 parent_run_id)
 {
-	Oid			types[7] = {INT8OID, INT4OID, INT8OID, TEXTOID, JSONBOID, OIDOID, OIDOID};
-	Datum		values[7];
-	char		nulls[7] = "       ";
+	Oid			types[8] = {INT8OID, INT4OID, INT8OID, TEXTOID, JSONBOID, OIDOID, OIDOID, INT8OID};
+	Datum		values[8];
+	char		nulls[9] = "        ";
 	bool		isnull;
 
 	values[0] = Int64GetDatum(agent_id);
@@ -52,12 +53,15 @@ pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
 	values[4] = JsonbPGetDatum(input);
 	values[5] = ObjectIdGetDatum(owner);
 	values[6] = ObjectIdGetDatum(requested_by);
+	values[7] = Int64GetDatum(parent_run_id);
+	if (parent_run_id <= 0)
+		nulls[7] = 'n';
 	return DatumGetInt64(pa_sql_value(pa_extension_owner(),
 									  "INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, input, "
-									  "  status, attempts, owner, requested_by, started_at) "
-									  "VALUES ($1, $2, $3, $4, $5, 'running', 1, $6::regrole, $7::regrole, clock_timestamp()) "
+									  "  status, attempts, owner, requested_by, started_at, parent_run_id) "
+									  "VALUES ($1, $2, $3, $4, $5, 'running', 1, $6::regrole, $7::regrole, clock_timestamp(), $8) "
 									  "RETURNING id",
-									  7, types, values, nulls, &isnull));
+									  8, types, values, nulls, &isnull));
 }
 
 void

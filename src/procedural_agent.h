@@ -12,6 +12,7 @@ extern int	pa_schema_cache_entries;
 extern int	pa_tool_max_rows;
 extern int	pa_tool_max_result_bytes;
 extern int	pa_max_response_bytes;
+extern int	pa_max_agent_depth;
 extern void pa_define_settings(void);
 
 /* procedural_agent.c */

@@ -149,6 +149,36 @@ is "anthropic: both tool results in one user turn" "$(ms_py "[b['type'] for b in
 is "anthropic: every request was accepted (signatures verified)" "$(ms_py "[r['status'] for r in d]")" "[200, 200, 200]"
 is "anthropic: the key travels only in x-api-key" "$(ms_py "d[0]['headers']['x-api-key'] + ' ' + str('authorization' in d[0]['headers'])")" "$PA_MODEL_KEY False"
 
+# 5b. Agent tools: a nested run whose outputs are the tool result; the depth limit.
+q "SET ROLE pa_it_owner;
+   SELECT pa_create_agent('classify', 'Classify the reason.', 'oa', 'gpt-test',
+     '{\"label\": {\"schema\": {\"type\": \"object\", \"required\": [\"line\"], \"properties\": {\"line\": {\"type\": \"string\"}}}}}',
+     planning => 'none', input_schema => '{\"type\": \"object\", \"required\": [\"reason\"], \"properties\": {\"reason\": {\"type\": \"string\"}}}');
+   SELECT pa_create_tool('ask_classify', 'agent', agent => 'classify', description => 'Ask the classifier');
+   SELECT pa_create_agent('triage', 'Triage using the classifier.', 'oa', 'gpt-test',
+     '{\"decision\": {\"schema\": {\"type\": \"object\", \"properties\": {\"line\": {\"type\": \"string\"}}}}}',
+     tools => '{ask_classify}', planning => 'none');
+   SELECT pa_create_agent('loop', 'Loop.', 'oa', 'gpt-test', '{\"r\": {\"schema\": {\"type\": \"object\"}}}', planning => 'none', max_steps => 2);
+   SELECT pa_create_tool('ask_loop', 'agent', agent => 'loop');
+   SELECT pa_alter_agent('loop', tools => '{ask_loop}');" -d $DB >/dev/null
+ms_scenario '{"rules":[
+  {"match":{"contains":"Classify the reason."},"responses":[{"tool_calls":[{"name":"record_label","arguments":{"line":"billing"}}]}]},
+  {"match":{"contains":"Triage using"},"responses":[
+     {"tool_calls":[{"name":"ask_classify","arguments":{"reason":"refund for order 42"}}]},
+     {"tool_calls":[{"name":"record_decision","arguments":{"line":"billing"}}]}]}]}'
+r=$(inv "'triage', 1")
+is "agent tool: the outer run succeeds" "$(jq_ "$r" "d['status'] + ' ' + d['outputs']['decision']['line']")" "succeeded billing"
+like "agent tool: the nested run's outputs are the tool result" "$(ms_py "[m for m in d[2]['body']['messages'] if m['role']=='tool'][0]['content']")" '"outputs":\{"label":\{"line":"billing"\}\}'
+like "agent tool: the nested run saw the tool's arguments as its input" "$(ms_py "d[1]['body']['messages'][1]['content']")" 'refund for order 42'
+is "agent tool: the nested run is in the ledger, linked to its parent" \
+   "$(q "SELECT c.origin || ' ' || (c.parent_run_id = p.id) FROM pa.runs c JOIN pa.runs p ON p.id = c.parent_run_id WHERE p.id = $(jq_ "$r" "d['run_id']")" -d $DB)" "agent_tool true"
+ms_scenario '{"rules":[{"match":{"has_tool":"ask_loop"},"responses":[{"tool_calls":[{"name":"ask_loop","arguments":{}}]}],"repeat_last":true}]}'
+r=$(inv "'loop', 1")
+is "depth limit: runs nest 3 levels below the top run, no more" \
+   "$(q "WITH RECURSIVE t AS (SELECT id, 0 AS depth FROM pa.runs WHERE id = $(jq_ "$r" "d['run_id']") UNION ALL SELECT r.id, t.depth + 1 FROM pa.runs r JOIN t ON r.parent_run_id = t.id) SELECT max(depth) FROM t" -d $DB)" "3"
+like "depth limit: the deepest call is answered with a tool error" \
+   "$(q "SELECT error FROM pa.run_steps WHERE kind = 'tool' AND error LIKE '%nest%' LIMIT 1" -d $DB)" 'agent tools may nest 3 levels deep'
+
 # 6. Cancellation and timeouts: an HTTP wait is interrupted promptly; the backend stays healthy.
 ms_scenario '{"default":{"fault":"hang"}}'
 start=$(date +%s%N)

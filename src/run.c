@@ -1,0 +1,180 @@
+/*
+ * run.c — the driver loop of one run: drive the step machine (agent.c)
+ * with model calls (model_call.c) and tools (tools.c, nested agents),
+ * leave a ledger (ledger.c), return the result. pa_invoke calls it in the
+ * caller's backend; an agent tool calls it again for a nested run.
+ */
+#include "pg_prelude.h"
+
+#include "catalog/pg_type.h"
+#include "utils/timestamp.h"
+
+#include "jsonb_jansson.h"
+#include "ledger.h"
+#include "procedural_agent.h"
+#include "run.h"
+#include "tools.h"
+#include "transcript.h"
+
+static json_t *
+run_result(RunContext *rc, json_t *state, int64 run_id)
+{
+	json_t	   *outputs = json_object();
+	json_t	   *recorded = json_object_get(state, "recorded");
+	int			i;
+
+	for (i = 0; i < rc->spec.n_outputs; i++)
+	{
+		json_t	   *list = json_object_get(recorded, rc->outputs[i].name);
+
+		if (rc->outputs[i].many)
+			json_object_set(outputs, rc->outputs[i].name, list);
+		else if (json_array_size(list) > 0)
+			json_object_set(outputs, rc->outputs[i].name, json_array_get(list, 0));
+		else
+			json_object_set_new(outputs, rc->outputs[i].name, json_null());
+	}
+	return json_pack("{s:I, s:s, s:i, s:o, s:O?, s:{s:I, s:I, s:I, s:I}, s:f}",
+					 "run_id", (json_int_t) run_id,
+					 "status", json_string_value(json_object_get(state, "status")),
+					 "version", rc->version,
+					 "outputs", outputs,
+					 "error", json_object_get(state, "error"),
+					 "usage", "input_tokens", (json_int_t) rc->usage.input_tokens,
+					 "output_tokens", (json_int_t) rc->usage.output_tokens,
+					 "cached_tokens", (json_int_t) rc->usage.cached_tokens,
+					 "reasoning_tokens", (json_int_t) rc->usage.reasoning_tokens,
+					 "cost_usd", rc->cost);
+}
+
+/* A nested run for an agent tool; its result goes back as the tool result. */
+static char *
+run_agent_tool(RunContext *rc, json_t *tool, json_t *arguments, bool *is_error)
+{
+	PaRunRequest req = {0};
+	json_t	   *result;
+	json_t	   *answer;
+	char	   *text;
+
+	if (rc->depth + 1 > pa_max_agent_depth)
+	{
+		*is_error = true;
+		return psprintf("agent tools may nest %d levels deep; this call would be level %d",
+						pa_max_agent_depth, rc->depth + 1);
+	}
+	req.agent_id = (int64) json_integer_value(json_object_get(tool, "agent_id"));
+	req.conversation_id = rc->conversation_id;
+	req.input = pa_json_to_jsonb(arguments);
+	req.origin = "agent_tool";
+	req.parent_run_id = rc->run_id;
+	req.depth = rc->depth + 1;
+	req.timeout_ms = Max(pa_run_remaining_ms(rc), 1);
+	result = pa_run_agent(&req);
+	answer = json_pack("{s:O, s:O, s:O?}", "status", json_object_get(result, "status"),
+					   "outputs", json_object_get(result, "outputs"),
+					   "error", json_object_get(result, "error"));
+	*is_error = strcmp(json_string_value(json_object_get(result, "status")), "succeeded") != 0;
+	text = pa_take_string(json_dumps(answer, JSON_COMPACT | JSON_SORT_KEYS));
+	json_decref(answer);
+	json_decref(result);
+	return text;
+}
+
+static void
+run_tools(RunContext *rc, json_t *state)
+{
+	json_t	   *pending = json_deep_copy(pa_sm_pending(state));
+	size_t		i;
+	json_t	   *call;
+
+	json_array_foreach(pending, i, call)
+	{
+		const char *name = json_string_value(json_object_get(call, "name"));
+		json_t	   *tool = json_object_get(rc->tool_defs, name);
+		json_t	   *args = json_object_get(call, "arguments");
+		bool		is_error;
+		instr_time	t0,
+					t1;
+		char	   *text;
+
+		INSTR_TIME_SET_CURRENT(t0);
+		if (strcmp(json_string_value(json_object_get(tool, "kind")), "agent") == 0)
+			text = run_agent_tool(rc, tool, args, &is_error);
+		else
+			text = pa_run_tool(rc->owner, tool, args, &is_error);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_SUBTRACT(t1, t0);
+		pa_ledger_step(rc->run_id, ++rc->ledger_steps, "tool", name, !is_error,
+					   INSTR_TIME_GET_MILLISEC(t1), 0, NULL, 0, args,
+					   json_pack("{s:s}", "content", text), is_error ? text : NULL);
+		pa_sm_tool_result(&rc->spec, state, json_string_value(json_object_get(call, "id")),
+						  text, is_error);
+	}
+	json_decref(pending);
+}
+
+json_t *
+pa_run_agent(const PaRunRequest *rreq)
+{
+	RunContext	rc = {0};
+	json_t	   *context;
+	json_t	   *state = NULL;
+	json_t	   *result = NULL;
+	char	   *transcript;
+	char	   *err = NULL;
+	long		timeout_ms;
+	PaTranscriptOptions topts = {0};
+
+	pa_run_load_definition(&rc, rreq);
+	rc.conversation_id = rreq->conversation_id;
+	rc.depth = rreq->depth;
+	timeout_ms = (long) json_number_value(json_object_get(rc.def, "timeout_ms"));
+	if (rreq->timeout_ms > 0)
+		timeout_ms = Min(timeout_ms, rreq->timeout_ms);
+	rc.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+
+	context = pa_run_load_context(rreq->conversation_id, rreq->input);
+	PG_TRY();
+	{
+		PaModelRequest req;
+		PaSmAction	action;
+
+		pa_run_build_spec(&rc, context);
+		transcript = pa_render_transcript(context, &topts, &err);
+		if (transcript == NULL)
+			elog(ERROR, "could not render the transcript: %s", err ? pa_take_string(err) : "out of memory");
+		rc.run_id = pa_ledger_start(rc.agent_id, rc.version, rreq->conversation_id, rreq->origin,
+									rreq->input, rc.owner, GetUserId(), rreq->parent_run_id);
+		state = pa_sm_start(&rc.spec, pa_take_string(transcript));
+
+		while ((action = pa_sm_next(&rc.spec, state, &req)) != PA_SM_DONE)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (action == PA_SM_CALL_MODEL)
+				pa_run_call_model(&rc, state, &req);
+			else
+				run_tools(&rc, state);
+		}
+
+		if (strcmp(json_string_value(json_object_get(state, "status")), "succeeded") == 0)
+			pa_ledger_write_outputs(rc.run_id, rc.agent_id, rc.version, rreq->conversation_id,
+									json_object_get(state, "recorded"),
+									json_object_get(rc.def, "outputs"), rc.owner);
+		result = run_result(&rc, state, rc.run_id);
+		pa_ledger_finish(rc.run_id, state, result, &rc.usage, rc.cost);
+	}
+	PG_FINALLY();
+	{
+		int			i;
+
+		for (i = 0; i < rc.n_schemas; i++)
+			pa_schema_free(rc.schemas[i]);
+		json_decref(state);
+		json_decref(context);
+		json_decref(rc.def);
+		json_decref(rc.tool_defs);
+		json_decref(rc.spec.tools);
+	}
+	PG_END_TRY();
+	return result;
+}

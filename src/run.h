@@ -1,0 +1,64 @@
+/*
+ * run.h — what the files that run an agent share: the run's context and
+ * the steps of a run (setup, model calls, the loop). Server side.
+ */
+#ifndef PA_RUN_H
+#define PA_RUN_H
+
+#include "utils/timestamp.h"
+
+#include "agent.h"
+#include "http.h"
+
+/* Everything one run needs, loaded once. */
+typedef struct RunContext
+{
+	int64		agent_id;
+	int32		version;
+	Oid			owner;
+	json_t	   *def;			/* version, provider, model, outputs, tools */
+	char	   *api_key;		/* never logged, never stored */
+	const char *kind;			/* openai | anthropic */
+	PaAgentSpec spec;
+	PaOutputType *outputs;
+	PaUserTool *user_tools;
+	json_t	   *tool_defs;		/* name -> tool definition */
+	PaSchema  **schemas;		/* owned, freed at the end */
+	int			n_schemas;
+	TimestampTz deadline;
+	PaUsage		usage;
+	double		cost;
+	int64		run_id;
+	int			ledger_steps;	/* rows written to pa.run_steps */
+	int64		conversation_id;	/* -1 = none */
+	int			depth;			/* nesting of agent tools; 0 at the top */
+} RunContext;
+
+/* What to run, from pa_invoke or from an agent tool (nested run). */
+typedef struct PaRunRequest
+{
+	const char *agent;			/* by name (pa_invoke) ... */
+	int64		agent_id;		/* ... or by id (agent tools); 0 = by name */
+	int32		version;		/* 0 = the released version */
+	int64		conversation_id;	/* -1 = none */
+	Jsonb	   *input;
+	const char *origin;			/* invoke | agent_tool | ... */
+	int64		parent_run_id;	/* 0 = none */
+	int			depth;			/* 0 for a top-level run */
+	long		timeout_ms;		/* 0 = the agent's own timeout */
+} PaRunRequest;
+
+/* run.c */
+extern json_t *pa_run_agent(const PaRunRequest *req);
+
+/* run_setup.c */
+extern char *pa_take_string(char *s);
+extern void pa_run_load_definition(RunContext *rc, const PaRunRequest *req);
+extern json_t *pa_run_load_context(int64 conversation_id, Jsonb *input);
+extern void pa_run_build_spec(RunContext *rc, json_t *context);
+
+/* model_call.c */
+extern bool pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req);
+extern long pa_run_remaining_ms(RunContext *rc);
+
+#endif							/* PA_RUN_H */

@@ -1,0 +1,241 @@
+/*
+ * run_setup.c — before a run starts: the agent version's definition (and
+ * its secrets, read as the extension owner), the conversation as the
+ * caller sees it, and the step machine's spec (prompts, tools, schemas).
+ */
+#include "pg_prelude.h"
+
+#include "catalog/pg_type.h"
+#include "utils/timestamp.h"
+
+#include "jsonb_jansson.h"
+#include "procedural_agent.h"
+#include "prompt.h"
+#include "run.h"
+#include "schema_sql.h"
+
+char *
+pa_take_string(char *s)
+{
+	char	   *p = pstrdup(s ? s : "");
+
+	free(s);
+	return p;
+}
+
+static PaSchema *
+own_schema(RunContext *rc, json_t *schema, const char *what)
+{
+	PaSchema   *s = pa_schema_compile_owned(schema, what);
+
+	rc->schemas[rc->n_schemas++] = s;
+	return s;
+}
+
+/* The definition of the agent version, as json (secrets apart). */
+void
+pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
+{
+	char	   *agent;
+	bool		isnull;
+	Datum		d;
+	json_t	   *j;
+
+	/* As the caller: row-level security decides whether the agent exists. */
+	d = pa_sql_value(GetUserId(),
+					 "SELECT jsonb_build_object('id', a.id, 'name', a.name, 'owner', a.owner::oid::bigint, 'version', "
+					 "  CASE WHEN $2 > 0 THEN $2 ELSE a.released_version END, 'latest', a.latest_version) "
+					 "FROM pa.agents a WHERE (a.name = $1 OR a.id = $3) AND a.dropped_at IS NULL",
+					 3, (Oid[]) {TEXTOID, INT4OID, INT8OID},
+					 (Datum[]) {CStringGetTextDatum(req->agent ? req->agent : ""),
+						 Int32GetDatum(req->version), Int64GetDatum(req->agent_id)},
+					 NULL, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent \"%s\" does not exist", req->agent ? req->agent : "(by id)")));
+	j = pa_jsonb_to_json(DatumGetJsonbP(d));
+	agent = pstrdup(json_string_value(json_object_get(j, "name")));
+	rc->agent_id = json_integer_value(json_object_get(j, "id"));
+	rc->owner = (Oid) json_integer_value(json_object_get(j, "owner"));
+	if (!json_is_integer(json_object_get(j, "version")))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agent \"%s\" has no released version", agent),
+				 errhint("Release one with pa_release_agent(), or name a version.")));
+	rc->version = (int32) json_integer_value(json_object_get(j, "version"));
+	if (rc->version < 1 || rc->version > json_integer_value(json_object_get(j, "latest")))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent \"%s\" has no version %d", agent, rc->version)));
+	json_decref(j);
+
+	d = pa_sql_value(pa_extension_owner(),
+					 "SELECT jsonb_build_object("
+					 " 'instructions', v.instructions, 'planning', v.planning,"
+					 " 'thinking_budget', coalesce(v.thinking_budget, 0), 'reasoning_effort', v.reasoning_effort,"
+					 " 'max_output_tokens', v.max_output_tokens, 'max_steps', v.max_steps,"
+					 " 'max_repairs', v.max_repairs, 'timeout_ms', extract(epoch FROM v.timeout) * 1000,"
+					 " 'finish_when_recorded', v.finish_when_recorded,"
+					 " 'provider', jsonb_build_object('kind', p.kind, 'base_url', p.base_url, 'options', p.options),"
+					 " 'model', jsonb_build_object('name', m.name, 'input_price', m.input_price,"
+					 "     'output_price', m.output_price, 'cached_input_price', m.cached_input_price,"
+					 "     'reasoning_price', m.reasoning_price),"
+					 " 'outputs', (SELECT jsonb_object_agg(o.name, jsonb_strip_nulls(jsonb_build_object("
+					 "     'schema', o.schema, 'cardinality', o.cardinality, 'required', o.required,"
+					 "     'description', o.description, 'table', o.result_table::oid::bigint)))"
+					 "   FROM pa.agent_outputs o WHERE o.agent_id = v.agent_id AND o.version = v.version),"
+					 " 'tools', coalesce((SELECT jsonb_agg(jsonb_build_object('name', t.name, 'kind', t.kind,"
+					 "     'description', t.description, 'signature', t.function_signature, 'agent_id', t.agent_id,"
+					 "     'timeout_ms', extract(epoch FROM t.timeout) * 1000,"
+					 /* an agent tool takes its agent's input schema (released version) */
+					 "     'parameters', CASE WHEN t.kind = 'agent' THEN coalesce((SELECT v2.input_schema"
+					 "         FROM pa.agents a2 JOIN pa.agent_versions v2 ON v2.agent_id = a2.id"
+					 "          AND v2.version = a2.released_version WHERE a2.id = t.agent_id),"
+					 "         '{\"type\": \"object\"}') ELSE t.parameters END) ORDER BY t.name)"
+					 "   FROM pa.agent_tools at JOIN pa.tools t ON t.id = at.tool_id"
+					 "   WHERE at.agent_id = v.agent_id AND at.version = v.version), '[]'))"
+					 "FROM pa.agent_versions v JOIN pa.providers p ON p.id = v.provider_id"
+					 " JOIN pa.models m ON m.id = v.model_id "
+					 "WHERE v.agent_id = $1 AND v.version = $2",
+					 2, (Oid[]) {INT8OID, INT4OID},
+					 (Datum[]) {Int64GetDatum(rc->agent_id), Int32GetDatum(rc->version)},
+					 NULL, &isnull);
+	rc->def = pa_jsonb_to_json(DatumGetJsonbP(d));
+	rc->kind = json_string_value(json_object_get(json_object_get(rc->def, "provider"), "kind"));
+
+	/* The key: read as the extension owner, or from the server's environment. */
+	d = pa_sql_value(pa_extension_owner(),
+					 "SELECT coalesce(s.api_key, '$env:' || p.api_key_env) FROM pa.agent_versions v "
+					 "JOIN pa.providers p ON p.id = v.provider_id "
+					 "LEFT JOIN pa.provider_secrets s ON s.provider_id = p.id "
+					 "WHERE v.agent_id = $1 AND v.version = $2",
+					 2, (Oid[]) {INT8OID, INT4OID},
+					 (Datum[]) {Int64GetDatum(rc->agent_id), Int32GetDatum(rc->version)},
+					 NULL, &isnull);
+	rc->api_key = isnull ? NULL : TextDatumGetCString(d);
+	if (rc->api_key && strncmp(rc->api_key, "$env:", 5) == 0)
+	{
+		const char *v = getenv(rc->api_key + 5);
+
+		rc->api_key = v ? pstrdup(v) : NULL;
+	}
+}
+
+/* The step machine's spec: prompts, tools, compiled schemas. */
+void
+pa_run_build_spec(RunContext *rc, json_t *context)
+{
+	json_t	   *outputs = json_object_get(rc->def, "outputs");
+	json_t	   *tools = json_object_get(rc->def, "tools");
+	json_t	   *offered = json_array();
+	const char *name;
+	json_t	   *o;
+	size_t		i;
+	int			n = 0;
+	char	   *err = NULL;
+	char	   *text;
+	PaAgentSpec *s = &rc->spec;
+
+	rc->schemas = palloc0(sizeof(PaSchema *) * (json_object_size(outputs) + json_array_size(tools) + 1));
+	rc->outputs = palloc0(sizeof(PaOutputType) * (json_object_size(outputs) + 1));
+	rc->user_tools = palloc0(sizeof(PaUserTool) * (json_array_size(tools) + 1));
+	rc->tool_defs = json_object();
+
+	json_object_foreach(outputs, name, o)
+	{
+		char	   *desc = psprintf("Record one %s object%s%s. Its arguments are the object itself.",
+									name, json_is_string(json_object_get(o, "description")) ? ": " : "",
+									json_is_string(json_object_get(o, "description")) ?
+									json_string_value(json_object_get(o, "description")) : "");
+
+		rc->outputs[n].name = name;
+		rc->outputs[n].schema = own_schema(rc, json_object_get(o, "schema"), psprintf("output \"%s\"", name));
+		rc->outputs[n].many = strcmp(json_string_value(json_object_get(o, "cardinality")), "many") == 0;
+		rc->outputs[n].required = json_is_true(json_object_get(o, "required"));
+		json_array_append_new(offered, json_pack("{s:s, s:s, s:O}",
+												 "name", psprintf("record_%s", name),
+												 "description", desc,
+												 "parameters", json_object_get(o, "schema")));
+		n++;
+	}
+	s->outputs = rc->outputs;
+	s->n_outputs = n;
+
+	n = 0;
+	json_array_foreach(tools, i, o)
+	{
+		const char *tname = json_string_value(json_object_get(o, "name"));
+
+		if (strcmp(json_string_value(json_object_get(o, "kind")), "http") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("tool \"%s\" of kind %s cannot be run by pa_invoke yet", tname,
+							json_string_value(json_object_get(o, "kind"))),
+					 errdetail("This version runs sql and agent tools; http tools come with the next runtime release."),
+					 errhint("Alter the agent to use only sql and agent tools for now.")));
+		rc->user_tools[n].name = tname;
+		rc->user_tools[n].parameters = own_schema(rc, json_object_get(o, "parameters"),
+												  psprintf("parameters of tool \"%s\"", tname));
+		json_object_set(rc->tool_defs, tname, o);
+		json_array_append_new(offered, json_pack("{s:s, s:s, s:O}", "name", tname,
+												 "description", json_string_value(json_object_get(o, "description")),
+												 "parameters", json_object_get(o, "parameters")));
+		n++;
+	}
+	s->user_tools = rc->user_tools;
+	s->n_user_tools = n;
+	s->tools = offered;
+
+	s->model = json_string_value(json_object_get(json_object_get(rc->def, "model"), "name"));
+	s->planning = json_string_value(json_object_get(rc->def, "planning"));
+	text = pa_render_system_prompt(json_string_value(json_object_get(rc->def, "instructions")),
+								   outputs, s->planning, &err);
+	if (text == NULL)
+		elog(ERROR, "could not render the system prompt: %s", err ? pa_take_string(err) : "out of memory");
+	s->system_prompt = pa_take_string(text);
+	s->planning_prompt = NULL;
+	if (strcmp(s->planning, "high") == 0)
+	{
+		text = pa_render_planning_prompt(json_string_value(json_object_get(rc->def, "instructions")),
+										 outputs, offered, &err);
+		if (text == NULL)
+			elog(ERROR, "could not render the planning prompt: %s", err ? pa_take_string(err) : "out of memory");
+		s->planning_prompt = pa_take_string(text);
+	}
+	s->max_steps = (int) json_integer_value(json_object_get(rc->def, "max_steps"));
+	s->max_repairs = (int) json_integer_value(json_object_get(rc->def, "max_repairs"));
+	s->max_output_tokens = (int) json_integer_value(json_object_get(rc->def, "max_output_tokens"));
+	s->thinking_budget = (int) json_integer_value(json_object_get(rc->def, "thinking_budget"));
+	s->reasoning_effort = json_string_value(json_object_get(rc->def, "reasoning_effort"));
+	s->finish_when_recorded = json_is_true(json_object_get(rc->def, "finish_when_recorded"));
+}
+
+json_t *
+pa_run_load_context(int64 conversation_id, Jsonb *input)
+{
+	bool		isnull;
+	Datum		d;
+	json_t	   *j;
+
+	d = pa_sql_value(GetUserId(),
+					 "SELECT jsonb_build_object("
+					 " 'conversation', (SELECT to_jsonb(c) - 'last_event_seq' - 'created_at' - 'updated_at'"
+					 "                  FROM pa.conversations c WHERE c.id = $1),"
+					 " 'customer', (SELECT jsonb_build_object('external_id', cu.external_id, 'name', cu.name, 'context', cu.context)"
+					 "              FROM pa.customers cu JOIN pa.conversations c ON c.customer_id = cu.id WHERE c.id = $1),"
+					 " 'memory', coalesce((SELECT jsonb_object_agg(m.key, m.value) FROM pa.customer_memory m"
+					 "              JOIN pa.conversations c ON c.customer_id = m.customer_id WHERE c.id = $1), '{}'),"
+					 " 'events', coalesce((SELECT jsonb_agg(to_jsonb(e) - 'conversation_id' ORDER BY e.seq)"
+					 "              FROM pa.events e WHERE e.conversation_id = $1), '[]'),"
+					 " 'input', $2)",
+					 2, (Oid[]) {INT8OID, JSONBOID},
+					 (Datum[]) {Int64GetDatum(conversation_id), JsonbPGetDatum(input)},
+					 NULL, &isnull);
+	j = pa_jsonb_to_json(DatumGetJsonbP(d));
+	if (conversation_id >= 0 && json_is_null(json_object_get(j, "conversation")))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("conversation %lld does not exist", (long long) conversation_id)));
+	return j;
+}

@@ -1,0 +1,1145 @@
+/*
+ * agent_unit.c — the step machine (src/agent.c) outside the server.
+ *
+ * Each test builds a PaAgentSpec, drives the machine the way pa_invoke does
+ * (pa_sm_start, then pa_sm_next: CALL_MODEL is answered with a scripted
+ * neutral response, RUN_TOOLS with pa_sm_tool_result), and checks the state
+ * and the requests it asks for.
+ *
+ * The state is the checkpoint: every run below replaces its state by the
+ * JSON round trip of it (json_dumps, json_loads) after every transition and
+ * goes on from the reloaded copy, and test_resume restarts one run from
+ * each of its checkpoints and expects the same final state as the run
+ * that was never interrupted.
+ *
+ * Built and run by test/unit/Makefile.agent. One line per check; ends with
+ * "N passed, N failed"; exit status 1 if any failed.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+static int	passed,
+			failed;
+
+static void check_at(bool ok, int line, const char *fmt,...) __attribute__((format(printf, 3, 4)));
+
+static void
+check_at(bool ok, int line, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (ok)
+		passed++;
+	else
+		failed++;
+	printf("%s - ", ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (!ok)
+		printf(" (line %d)", line);
+	putchar('\n');
+}
+
+#define CHECK(cond, ...) check_at((cond), __LINE__, __VA_ARGS__)
+
+/* ---------- json helpers ---------- */
+
+/* Parse test JSON written with ' for " (the data has no apostrophes). */
+static json_t *
+js(const char *text)
+{
+	char	   *copy = strdup(text);
+	char	   *p;
+	json_error_t err;
+	json_t	   *v;
+
+	for (p = copy; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	v = json_loads(copy, JSON_DECODE_ANY, &err);
+	if (v == NULL)
+	{
+		printf("bad test JSON: %s\n%s\n", err.text, copy);
+		exit(2);
+	}
+	free(copy);
+	return v;
+}
+
+/* Does the value equal the test JSON? */
+static bool
+equals(json_t *value, const char *text)
+{
+	json_t	   *want = js(text);
+	bool		ok = value != NULL && json_equal(value, want);
+
+	if (!ok)
+	{
+		char	   *got = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_SORT_KEYS) : NULL;
+
+		printf("    expected %s\n    got      %s\n", text, got ? got : "(null)");
+		free(got);
+	}
+	json_decref(want);
+	return ok;
+}
+
+static bool
+streq(const char *a, const char *b)
+{
+	bool		ok = a != NULL && b != NULL && strcmp(a, b) == 0;
+
+	if (!ok)
+		printf("    expected \"%s\"\n    got      \"%s\"\n", b ? b : "(null)", a ? a : "(null)");
+	return ok;
+}
+
+static bool
+contains(const char *hay, const char *needle)
+{
+	bool		ok = hay != NULL && strstr(hay, needle) != NULL;
+
+	if (!ok)
+		printf("    \"%s\" not found in\n    \"%s\"\n", needle, hay ? hay : "(null)");
+	return ok;
+}
+
+static const char *
+sget(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+static int
+iget(json_t *obj, const char *key)
+{
+	return (int) json_integer_value(json_object_get(obj, key));
+}
+
+/* Part i of a message. */
+static json_t *
+part(json_t *msg, size_t i)
+{
+	return json_array_get(json_object_get(msg, "parts"), i);
+}
+
+/* ---------- fixtures ---------- */
+
+#define TICKET_SCHEMA "{'type':'object','properties':{'priority':{'enum':['low','high']}," \
+	"'summary':{'type':'string','minLength':1}},'required':['priority','summary']," \
+	"'additionalProperties':false}"
+#define NOTE_SCHEMA "{'type':'object','properties':{'text':{'type':'string'}},'required':['text']}"
+#define LOOKUP_SCHEMA "{'type':'object','properties':{'email':{'type':'string'}}," \
+	"'required':['email'],'additionalProperties':false}"
+#define WEATHER_SCHEMA "{'type':'object','properties':{'city':{'type':'string'}},'required':['city']}"
+
+static json_t *ticket_json,
+		   *note_json,
+		   *lookup_json,
+		   *weather_json;
+static PaSchema *ticket_schema,
+		   *note_schema,
+		   *lookup_schema,
+		   *weather_schema;
+static PaOutputType ticket_only[1];		/* ticket: one, required */
+static PaOutputType ticket_and_notes[2];	/* and note: many, optional */
+static PaUserTool user_tools[2];
+static json_t *tools_ticket;	/* record_ticket and the user tools */
+static json_t *tools_mixed;		/* record_ticket, record_note and the user tools */
+
+static PaSchema *
+compile(json_t *schema)
+{
+	char	   *err = NULL;
+	PaSchema   *s = pa_schema_compile(schema, NULL, &err);
+
+	if (s == NULL)
+	{
+		printf("schema does not compile: %s\n", err ? err : "(no message)");
+		exit(2);
+	}
+	return s;
+}
+
+static void
+setup(void)
+{
+	ticket_json = js(TICKET_SCHEMA);
+	note_json = js(NOTE_SCHEMA);
+	lookup_json = js(LOOKUP_SCHEMA);
+	weather_json = js(WEATHER_SCHEMA);
+	ticket_schema = compile(ticket_json);
+	note_schema = compile(note_json);
+	lookup_schema = compile(lookup_json);
+	weather_schema = compile(weather_json);
+
+	ticket_only[0].name = "ticket";
+	ticket_only[0].schema = ticket_schema;
+	ticket_only[0].many = false;
+	ticket_only[0].required = true;
+	ticket_and_notes[0] = ticket_only[0];
+	ticket_and_notes[1].name = "note";
+	ticket_and_notes[1].schema = note_schema;
+	ticket_and_notes[1].many = true;
+	ticket_and_notes[1].required = false;
+	user_tools[0].name = "lookup_customer";
+	user_tools[0].parameters = lookup_schema;
+	user_tools[1].name = "get_weather";
+	user_tools[1].parameters = weather_schema;
+
+	tools_ticket = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]",
+							 "name", "record_ticket", "description", "Record one ticket object.",
+							 "parameters", ticket_json,
+							 "name", "lookup_customer", "description", "Find a customer.",
+							 "parameters", lookup_json,
+							 "name", "get_weather", "description", "The weather in a city.",
+							 "parameters", weather_json);
+	tools_mixed = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]",
+							"name", "record_ticket", "description", "Record one ticket object.",
+							"parameters", ticket_json,
+							"name", "record_note", "description", "Record one note object.",
+							"parameters", note_json,
+							"name", "lookup_customer", "description", "Find a customer.",
+							"parameters", lookup_json,
+							"name", "get_weather", "description", "The weather in a city.",
+							"parameters", weather_json);
+}
+
+static void
+teardown(void)
+{
+	pa_schema_free(ticket_schema);
+	pa_schema_free(note_schema);
+	pa_schema_free(lookup_schema);
+	pa_schema_free(weather_schema);
+	json_decref(tools_ticket);
+	json_decref(tools_mixed);
+	json_decref(ticket_json);
+	json_decref(note_json);
+	json_decref(lookup_json);
+	json_decref(weather_json);
+}
+
+/* A spec over the ticket output alone (mixed: and the note output). */
+static void
+spec_init(PaAgentSpec *s, bool mixed)
+{
+	memset(s, 0, sizeof(*s));
+	s->model = "test-model";
+	s->system_prompt = "SYSTEM PROMPT";
+	s->planning_prompt = "PLANNING PROMPT";
+	s->planning = "none";
+	s->tools = mixed ? tools_mixed : tools_ticket;
+	s->outputs = mixed ? ticket_and_notes : ticket_only;
+	s->n_outputs = mixed ? 2 : 1;
+	s->user_tools = user_tools;
+	s->n_user_tools = 2;
+	s->max_steps = 10;
+	s->max_repairs = 2;
+	s->max_output_tokens = 1234;
+	s->thinking_budget = 2048;
+	s->reasoning_effort = "medium";
+	s->finish_when_recorded = true;
+}
+
+/* ---------- a run: the driver of pa_invoke, with a reload after every transition ---------- */
+
+typedef struct Run
+{
+	const char *name;
+	const PaAgentSpec *spec;
+	json_t	   *state;
+	int			reloads;
+	int			bad_reloads;
+	int			requests;		/* CALL_MODEL answers of pa_sm_next */
+	PaModelRequest req;			/* the last one; messages deep-copied (they
+								 * belong to the state) */
+} Run;
+
+/* Replace the state by its JSON round trip: the run goes on from the copy. */
+static json_t *
+reload(json_t *state, bool *ok)
+{
+	char	   *text = json_dumps(state, JSON_COMPACT);
+	json_error_t err;
+	json_t	   *copy = text ? json_loads(text, 0, &err) : NULL;
+
+	free(text);
+	*ok = copy != NULL && json_equal(copy, state);
+	if (copy == NULL)
+		return state;
+	json_decref(state);
+	return copy;
+}
+
+static void
+checkpoint(Run *r)
+{
+	bool		ok;
+
+	r->state = reload(r->state, &ok);
+	r->reloads++;
+	if (!ok)
+		r->bad_reloads++;
+}
+
+static void
+run_start(Run *r, const char *name, const PaAgentSpec *spec, const char *first)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	r->spec = spec;
+	r->state = pa_sm_start(spec, first);
+	checkpoint(r);
+}
+
+static PaSmAction
+run_next(Run *r)
+{
+	PaModelRequest req;
+	PaSmAction	a = pa_sm_next(r->spec, r->state, &req);
+
+	if (a == PA_SM_CALL_MODEL)
+	{
+		r->requests++;
+		json_decref(r->req.messages);
+		r->req = req;
+		r->req.messages = json_deep_copy(req.messages);
+	}
+	checkpoint(r);
+	return a;
+}
+
+static void
+run_respond(Run *r, const char *response)
+{
+	json_t	   *resp = js(response);
+
+	pa_sm_model_response(r->spec, r->state, resp);
+	json_decref(resp);
+	checkpoint(r);
+}
+
+static void
+run_result(Run *r, const char *id, const char *content, bool is_error)
+{
+	pa_sm_tool_result(r->spec, r->state, id, content, is_error);
+	checkpoint(r);
+}
+
+static void
+run_end(Run *r)
+{
+	CHECK(r->bad_reloads == 0 && r->reloads > 0,
+		  "%s: the state survives its JSON round trip at every step (%d reloads)",
+		  r->name, r->reloads);
+	json_decref(r->state);
+	json_decref(r->req.messages);
+	r->state = NULL;
+	r->req.messages = NULL;
+}
+
+static const char *
+status(Run *r)
+{
+	return sget(r->state, "status");
+}
+
+static json_t *
+messages(Run *r)
+{
+	return json_object_get(r->state, "messages");
+}
+
+static size_t
+n_messages(Run *r)
+{
+	return json_array_size(messages(r));
+}
+
+/* Message i; negative counts from the end. */
+static json_t *
+message(Run *r, int i)
+{
+	return json_array_get(messages(r), i < 0 ? n_messages(r) + i : (size_t) i);
+}
+
+static json_t *
+recorded(Run *r, const char *output)
+{
+	return json_object_get(json_object_get(r->state, "recorded"), output);
+}
+
+static const char *
+error_code(Run *r)
+{
+	return sget(json_object_get(r->state, "error"), "code");
+}
+
+static int
+count_role(Run *r, const char *role)
+{
+	size_t		i;
+	json_t	   *m;
+	int			n = 0;
+
+	json_array_foreach(messages(r), i, m)
+		if (strcmp(sget(m, "role"), role) == 0)
+		n++;
+	return n;
+}
+
+/* The tool message answers the calls ids (comma separated), in that order. */
+static bool
+tool_message_ids(json_t *msg, const char *ids)
+{
+	char		buf[256];
+	char	   *tok;
+	char	   *save = NULL;
+	size_t		i = 0;
+	bool		ok = msg != NULL && streq(sget(msg, "role"), "tool");
+
+	snprintf(buf, sizeof(buf), "%s", ids);
+	for (tok = strtok_r(buf, ",", &save); ok && tok; tok = strtok_r(NULL, ",", &save), i++)
+		ok = streq(sget(part(msg, i), "type"), "tool_result") && streq(sget(part(msg, i), "id"), tok);
+	return ok && i == json_array_size(json_object_get(msg, "parts"));
+}
+
+/* Every error of the array is listed as "- at <path>: <message>". */
+static bool
+lists_errors(const char *text, json_t *errors)
+{
+	size_t		i;
+	json_t	   *e;
+	char		line[512];
+	bool		ok = json_array_size(errors) > 0;
+
+	json_array_foreach(errors, i, e)
+	{
+		const char *path = sget(e, "path");
+
+		snprintf(line, sizeof(line), "- at %s: %s\n", *path ? path : "(root)", sget(e, "message"));
+		ok = contains(text, line) && ok;
+	}
+	return ok;
+}
+
+#define VALID_TICKET "{'priority':'high','summary':'printer on fire'}"
+#define RECORD_TICKET(id, args) \
+	"{'type':'tool_call','id':'" id "','name':'record_ticket','arguments':" args "}"
+#define RECORD_NOTE(id, text) \
+	"{'type':'tool_call','id':'" id "','name':'record_note','arguments':{'text':'" text "'}}"
+#define TOOL_USE(parts) "{'id':'r','model':'test-model','stop':'tool_use','parts':[" parts "]}"
+#define END_TURN(text) "{'id':'r','model':'test-model','stop':'end_turn'," \
+	"'parts':[{'type':'text','text':'" text "'}]}"
+
+/* ---------- tests ---------- */
+
+static void
+test_finish_when_recorded(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+
+	spec_init(&spec, false);
+	run_start(&r, "finish_when_recorded", &spec, "Ticket 42: the printer is on fire.");
+	CHECK(streq(sget(r.state, "phase"), "act") && streq(status(&r), "running") &&
+		  iget(r.state, "steps") == 0 && equals(json_object_get(r.state, "recorded"), "{'ticket':[]}"),
+		  "start: phase act, running, no steps, an empty list per output");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL, "start: the first action is a model call");
+	CHECK(streq(r.req.model, "test-model") && streq(r.req.system, "SYSTEM PROMPT") &&
+		  r.req.tools == tools_ticket && streq(r.req.tool_choice, "auto") &&
+		  r.req.force_tool == NULL && r.req.parallel_tool_calls &&
+		  r.req.max_output_tokens == 1234 && r.req.thinking_budget == 2048 &&
+		  streq(r.req.reasoning_effort, "medium") && !r.req.stream,
+		  "request: model, system prompt, tools, tool_choice auto, parallel calls, limits from the spec");
+	CHECK(equals(r.req.messages,
+				 "[{'role':'user','parts':[{'type':'text','text':'Ticket 42: the printer is on fire.'}]}]"),
+		  "request: the first user message is the given text");
+
+	run_respond(&r, TOOL_USE("{'type':'text','text':'Recording.'}," RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(iget(r.state, "steps") == 1 && streq(status(&r), "running"),
+		  "record: one step counted, still running until the next action");
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") && r.requests == 1,
+		  "finish_when_recorded: the single output recorded ends the run without another call");
+	CHECK(equals(recorded(&r, "ticket"), "[" VALID_TICKET "]"), "finish_when_recorded: the ticket is recorded");
+	CHECK(n_messages(&r) == 3 && tool_message_ids(message(&r, -1), "c1") &&
+		  streq(sget(part(message(&r, -1), 0), "content"), "Recorded ticket.") &&
+		  json_is_false(json_object_get(part(message(&r, -1), 0), "is_error")),
+		  "finish_when_recorded: the record call is answered \"Recorded ticket.\"");
+	CHECK(json_object_get(r.state, "error") == NULL, "finish_when_recorded: no error on success");
+	run_end(&r);
+
+	spec.finish_when_recorded = false;
+	run_start(&r, "finish_when_recorded=false", &spec, "Ticket 42.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && r.requests == 2,
+		  "finish_when_recorded=false: one more model call after the record");
+	CHECK(json_array_size(r.req.messages) == 3 &&
+		  tool_message_ids(json_array_get(r.req.messages, 2), "c1"),
+		  "finish_when_recorded=false: that call carries the tool result");
+	run_respond(&r, END_TURN("Done."));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") &&
+		  iget(r.state, "steps") == 2 && equals(recorded(&r, "ticket"), "[" VALID_TICKET "]"),
+		  "finish_when_recorded=false: end_turn then succeeds with the ticket");
+	run_end(&r);
+}
+
+static void
+test_cardinality(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *tm;
+
+	spec_init(&spec, true);
+	run_start(&r, "cardinality", &spec, "Ticket 7.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_NOTE("n1", "first") "," RECORD_NOTE("n2", "second") ","
+							 RECORD_TICKET("t1", "{'priority':'low','summary':'one'}")));
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL,
+		  "cardinality: with a many output, finish_when_recorded does not end the run");
+	tm = message(&r, -1);
+	CHECK(tool_message_ids(tm, "n1,n2,t1") &&
+		  streq(sget(part(tm, 0), "content"), "Recorded note #1.") &&
+		  streq(sget(part(tm, 1), "content"), "Recorded note #2.") &&
+		  streq(sget(part(tm, 2), "content"), "Recorded ticket."),
+		  "cardinality: many outputs are numbered, one outputs are not");
+	run_respond(&r, TOOL_USE(RECORD_TICKET("t2", "{'priority':'high','summary':'two'}") ","
+							 RECORD_NOTE("n3", "third")));
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL &&
+		  streq(sget(part(message(&r, -1), 1), "content"), "Recorded note #3."),
+		  "cardinality: a later note is #3");
+	CHECK(equals(recorded(&r, "ticket"), "[{'priority':'high','summary':'two'}]"),
+		  "cardinality one: a second record replaces the first");
+	CHECK(equals(recorded(&r, "note"), "[{'text':'first'},{'text':'second'},{'text':'third'}]"),
+		  "cardinality many: records are appended in call order");
+	run_respond(&r, END_TURN("Done."));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") && count_role(&r, "user") == 1,
+		  "cardinality: end_turn succeeds (the optional output needs no reminder)");
+	run_end(&r);
+
+	/* two records of a single output in one turn: the last one stays */
+	spec_init(&spec, false);
+	run_start(&r, "cardinality one, same turn", &spec, "Ticket 8.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("a", "{'priority':'low','summary':'a'}") ","
+							 RECORD_TICKET("b", "{'priority':'low','summary':'b'}")));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") &&
+		  equals(recorded(&r, "ticket"), "[{'priority':'low','summary':'b'}]"),
+		  "cardinality one: the later of two records in one turn is kept");
+	run_end(&r);
+}
+
+static void
+test_invalid_output(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *li;
+	json_t	   *res;
+	const char *text;
+
+	spec_init(&spec, false);
+	run_start(&r, "invalid output", &spec, "Ticket 9.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", "{'priority':'urgent','extra':1}")));
+	li = json_object_get(r.state, "last_invalid");
+	CHECK(streq(status(&r), "running") && iget(r.state, "repairs") == 1,
+		  "invalid output: one repair counted, still running");
+	CHECK(li != NULL && streq(sget(li, "output"), "ticket") &&
+		  equals(json_object_get(li, "attempt"), "{'priority':'urgent','extra':1}") &&
+		  json_array_size(json_object_get(li, "errors")) == 3,
+		  "invalid output: last_invalid keeps the output, the attempt and its 3 errors");
+	CHECK(json_array_size(recorded(&r, "ticket")) == 0, "invalid output: nothing recorded");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL, "invalid output: the model gets another call to repair");
+	res = part(message(&r, -1), 0);
+	text = sget(res, "content");
+	CHECK(tool_message_ids(message(&r, -1), "c1") && json_is_true(json_object_get(res, "is_error")),
+		  "invalid output: answered with a tool error");
+	CHECK(lists_errors(text, json_object_get(li = json_object_get(r.state, "last_invalid"), "errors")),
+		  "invalid output: the tool error lists every error as \"- at <path>: <message>\"");
+	CHECK(contains(text, "- at /priority: ") &&
+		  contains(text, "- at (root): must have required property \"summary\"\n") &&
+		  contains(text, "- at (root): must not have additional property \"extra\"\n"),
+		  "invalid output: the bad value at /priority, the missing and the extra property at (root)");
+	CHECK(strncmp(text, "The ticket object was NOT recorded: it does not match its schema.\n", 66) == 0 &&
+		  contains(text, "Call record_ticket again with a corrected object."),
+		  "invalid output: the tool error says it was not recorded and how to repair");
+
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c2", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") &&
+		  equals(recorded(&r, "ticket"), "[" VALID_TICKET "]") && iget(r.state, "repairs") == 1,
+		  "invalid output: the fixed object succeeds; repairs stays 1");
+	run_end(&r);
+}
+
+static void
+test_repairs_exhausted(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *err;
+	json_t	   *detail;
+
+	spec_init(&spec, false);
+	spec.max_repairs = 1;
+	run_start(&r, "repairs exhausted", &spec, "Ticket 10.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", "{'priority':'low'}")));
+	CHECK(streq(status(&r), "running") && run_next(&r) == PA_SM_CALL_MODEL,
+		  "repairs exhausted: the first invalid object (max_repairs 1) gets a repair call");
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c2", "{'priority':'high','summary':''}")));
+	err = json_object_get(r.state, "error");
+	detail = json_object_get(err, "detail");
+	CHECK(streq(status(&r), "failed") && streq(error_code(&r), "invalid_output") &&
+		  streq(sget(err, "message"), "output ticket is still invalid after 1 repair attempts"),
+		  "repairs exhausted: the second invalid object fails the run with invalid_output");
+	CHECK(detail != NULL && json_equal(detail, json_object_get(r.state, "last_invalid")) &&
+		  streq(sget(detail, "output"), "ticket") &&
+		  equals(json_object_get(detail, "attempt"), "{'priority':'high','summary':''}") &&
+		  json_array_size(json_object_get(detail, "errors")) == 1 &&
+		  streq(sget(json_array_get(json_object_get(detail, "errors"), 0), "path"), "/summary"),
+		  "repairs exhausted: error detail is last_invalid {output, errors, attempt} of the last attempt");
+	CHECK(strncmp(sget(json_object_get(json_object_get(r.state, "results"), "c2"), "content"),
+				  "The ticket object was NOT recorded", 34) == 0,
+		  "repairs exhausted: the last call's tool result is the repair text alone, not glued to the error message");
+	CHECK(run_next(&r) == PA_SM_DONE && r.requests == 2 && iget(r.state, "repairs") == 2 &&
+		  json_array_size(recorded(&r, "ticket")) == 0,
+		  "repairs exhausted: done after 2 calls, nothing recorded");
+	run_end(&r);
+
+	/* max_repairs 0; the failure stops the turn: the user tool before it never runs */
+	spec.max_repairs = 0;
+	run_start(&r, "max_repairs 0", &spec, "Ticket 11.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'u1','name':'lookup_customer','arguments':{'email':'a@b'}},"
+							 RECORD_TICKET("c1", "{}") ","
+							 "{'type':'tool_call','id':'u2','name':'get_weather','arguments':{'city':'Oslo'}}"));
+	CHECK(streq(error_code(&r), "invalid_output") && run_next(&r) == PA_SM_DONE,
+		  "max_repairs 0: the first invalid object fails the run and no tools are run");
+	CHECK(json_array_size(json_object_get(r.state, "pending")) == 1,
+		  "max_repairs 0: calls after the failing one are not considered");
+	run_end(&r);
+}
+
+static void
+test_unknown_tool(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *tm;
+
+	spec_init(&spec, false);
+	run_start(&r, "unknown tool", &spec, "Ticket 12.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'x1','name':'delete_everything','arguments':{}},"
+							 "{'type':'tool_call','id':'x2','name':'record_nothing','arguments':{}}"));
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && streq(status(&r), "running"),
+		  "unknown tool: the run goes on");
+	tm = message(&r, -1);
+	CHECK(tool_message_ids(tm, "x1,x2") &&
+		  json_is_true(json_object_get(part(tm, 0), "is_error")) &&
+		  streq(sget(part(tm, 0), "content"),
+				"There is no tool named delete_everything. Available tools: "
+				"record_ticket lookup_customer get_weather"),
+		  "unknown tool: a tool error naming the available tools");
+	CHECK(json_is_true(json_object_get(part(tm, 1), "is_error")) &&
+		  contains(sget(part(tm, 1), "content"), "There is no tool named record_nothing."),
+		  "unknown tool: record_ of an output that does not exist is unknown too");
+	CHECK(iget(r.state, "repairs") == 0 && json_array_size(json_object_get(r.state, "pending")) == 0,
+		  "unknown tool: no repair counted, nothing pending");
+	run_end(&r);
+}
+
+static void
+test_user_tool_invalid_args(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *args = js("{'mail':'a@b'}");
+	char	   *err = NULL;
+	json_t	   *errors = pa_schema_validate(lookup_schema, args, 20, &err);
+	const char *text;
+
+	spec_init(&spec, false);
+	run_start(&r, "user tool, invalid arguments", &spec, "Ticket 13.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'u1','name':'lookup_customer','arguments':{'mail':'a@b'}}"));
+	CHECK(json_array_size(pa_sm_pending(r.state)) == 0, "user tool, invalid arguments: not pending");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL, "user tool, invalid arguments: no RUN_TOOLS, the model is called again");
+	text = sget(part(message(&r, -1), 0), "content");
+	CHECK(tool_message_ids(message(&r, -1), "u1") &&
+		  json_is_true(json_object_get(part(message(&r, -1), 0), "is_error")) &&
+		  strncmp(text, "The arguments of lookup_customer do not match its parameters:\n", 62) == 0,
+		  "user tool, invalid arguments: answered with a tool error");
+	CHECK(json_array_size(errors) == 2 && lists_errors(text, errors),
+		  "user tool, invalid arguments: the error lists each path and message");
+	CHECK(iget(r.state, "repairs") == 0, "user tool, invalid arguments: not a repair of an output");
+	run_end(&r);
+	json_decref(errors);
+	json_decref(args);
+	free(err);
+}
+
+static void
+test_user_tools_in_call_order(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *pending;
+	json_t	   *tm;
+	const char *response =
+		"{'id':'r1','model':'test-model','stop':'tool_use','parts':["
+		"{'type':'thinking','thinking':'Two lookups.','signature':'sig=='},"
+		"{'type':'tool_call','id':'c1','name':'lookup_customer','arguments':{'email':'a@b'}},"
+		"{'type':'tool_call','id':'c2','name':'get_weather','arguments':{'city':'Oslo'}},"
+		RECORD_NOTE("c3", "seen") ","
+		"{'type':'tool_call','id':'c4','name':'nope','arguments':{}}]}";
+	json_t	   *resp_parts;
+
+	spec_init(&spec, true);
+	run_start(&r, "user tools", &spec, "Ticket 14.");
+	run_next(&r);
+	run_respond(&r, response);
+	resp_parts = js(response);
+	CHECK(n_messages(&r) == 2 && streq(sget(message(&r, -1), "role"), "assistant") &&
+		  json_equal(json_object_get(message(&r, -1), "parts"), json_object_get(resp_parts, "parts")),
+		  "user tools: the assistant turn is kept exactly, thinking included");
+	json_decref(resp_parts);
+	CHECK(run_next(&r) == PA_SM_RUN_TOOLS, "user tools: valid calls ask for RUN_TOOLS");
+	pending = pa_sm_pending(r.state);
+	CHECK(json_array_size(pending) == 2 &&
+		  streq(sget(json_array_get(pending, 0), "id"), "c1") &&
+		  streq(sget(json_array_get(pending, 0), "name"), "lookup_customer") &&
+		  equals(json_object_get(json_array_get(pending, 0), "arguments"), "{'email':'a@b'}") &&
+		  streq(sget(json_array_get(pending, 1), "id"), "c2") &&
+		  streq(sget(json_array_get(pending, 1), "name"), "get_weather"),
+		  "user tools: pending holds the two user calls with their arguments, in call order");
+
+	/* answered out of order */
+	run_result(&r, "c2", "sunny", false);
+	CHECK(json_array_size(pa_sm_pending(r.state)) == 1 &&
+		  streq(sget(json_array_get(pa_sm_pending(r.state), 0), "id"), "c1"),
+		  "user tools: an answer removes its call from pending");
+	CHECK(run_next(&r) == PA_SM_RUN_TOOLS && n_messages(&r) == 2,
+		  "user tools: still RUN_TOOLS while a call is unanswered; no tool message yet");
+	run_result(&r, "c1", "no customer with that email", true);
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && r.requests == 2, "user tools: all answered, the model is called");
+	tm = message(&r, -1);
+	CHECK(n_messages(&r) == 3 && count_role(&r, "tool") == 1 && tool_message_ids(tm, "c1,c2,c3,c4"),
+		  "user tools: ONE tool message, results in call order though answered out of order");
+	CHECK(streq(sget(part(tm, 0), "content"), "no customer with that email") &&
+		  json_is_true(json_object_get(part(tm, 0), "is_error")) &&
+		  streq(sget(part(tm, 1), "content"), "sunny") &&
+		  json_is_false(json_object_get(part(tm, 1), "is_error")) &&
+		  streq(sget(part(tm, 2), "content"), "Recorded note #1.") &&
+		  json_is_false(json_object_get(part(tm, 2), "is_error")) &&
+		  json_is_true(json_object_get(part(tm, 3), "is_error")),
+		  "user tools: each result keeps its content and is_error");
+	CHECK(json_equal(r.req.messages, messages(&r)), "user tools: the request carries the messages of the state");
+	CHECK(json_array_size(json_object_get(r.state, "turn")) == 0 &&
+		  json_object_size(json_object_get(r.state, "results")) == 0,
+		  "user tools: turn and results are emptied by the flush");
+
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c5", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL, "user tools: record after the tools, a note output keeps it going");
+	run_respond(&r, END_TURN("Done."));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") &&
+		  iget(r.state, "steps") == 3 && count_role(&r, "tool") == 2,
+		  "user tools: the run succeeds after 3 steps");
+	run_end(&r);
+}
+
+static void
+test_arguments_error(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *tm;
+
+	spec_init(&spec, false);
+	run_start(&r, "arguments_error", &spec, "Ticket 15.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'m1','name':'lookup_customer',"
+							 "'arguments_error':'unexpected end of input','arguments_raw':'{email'},"
+							 "{'type':'tool_call','id':'m2','name':'record_ticket',"
+							 "'arguments_error':'not an object','arguments_raw':'[1]'}"));
+	CHECK(json_array_size(pa_sm_pending(r.state)) == 0 && run_next(&r) == PA_SM_CALL_MODEL,
+		  "arguments_error: not pending, the model is called again");
+	tm = message(&r, -1);
+	CHECK(tool_message_ids(tm, "m1,m2") && json_is_true(json_object_get(part(tm, 0), "is_error")) &&
+		  streq(sget(part(tm, 0), "content"),
+				"The arguments of lookup_customer were not a JSON object (unexpected end of input). "
+				"Call it again with valid JSON."),
+		  "arguments_error: a user tool call gets a tool error with the reason");
+	CHECK(json_is_true(json_object_get(part(tm, 1), "is_error")) &&
+		  contains(sget(part(tm, 1), "content"), "The arguments of record_ticket were not a JSON object (not an object)"),
+		  "arguments_error: so does a record call");
+	CHECK(json_array_size(recorded(&r, "ticket")) == 0 && streq(status(&r), "running"),
+		  "arguments_error: nothing recorded, still running");
+	run_end(&r);
+}
+
+static void
+test_reminder(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+
+	spec_init(&spec, false);
+	run_start(&r, "reminder", &spec, "Ticket 16.");
+	run_next(&r);
+	run_respond(&r, END_TURN("All done."));
+	CHECK(streq(status(&r), "running") && json_is_true(json_object_get(r.state, "reminded")),
+		  "reminder: end_turn with the required output missing is not the end");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && n_messages(&r) == 3 && count_role(&r, "user") == 2 &&
+		  streq(sget(message(&r, -1), "role"), "user") &&
+		  streq(sget(part(message(&r, -1), 0), "text"),
+				"You ended your turn without recording: ticket. "
+				"These outputs are required: record them now with their record_ tools."),
+		  "reminder: one user message names the missing output");
+	run_respond(&r, END_TURN("Really done."));
+	CHECK(streq(status(&r), "failed") && streq(error_code(&r), "missing_outputs") &&
+		  streq(sget(json_object_get(r.state, "error"), "message"),
+				"required outputs were not recorded: ticket"),
+		  "reminder: the second such end_turn fails with missing_outputs");
+	CHECK(run_next(&r) == PA_SM_DONE && r.requests == 2 && count_role(&r, "user") == 2,
+		  "reminder: only one reminder, no third call");
+	run_end(&r);
+
+	run_start(&r, "reminder heeded", &spec, "Ticket 17.");
+	run_next(&r);
+	run_respond(&r, END_TURN("All done."));
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded"),
+		  "reminder: recording after the reminder succeeds");
+	run_end(&r);
+}
+
+static void
+test_stops(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+
+	spec_init(&spec, false);
+	run_start(&r, "max_tokens", &spec, "Ticket 18.");
+	run_next(&r);
+	run_respond(&r, "{'stop':'max_tokens','parts':[" RECORD_TICKET("c1", VALID_TICKET) "]}");
+	CHECK(streq(status(&r), "failed") && streq(error_code(&r), "truncated") &&
+		  run_next(&r) == PA_SM_DONE,
+		  "stop max_tokens: failed \"truncated\"");
+	CHECK(json_array_size(recorded(&r, "ticket")) == 0 && iget(r.state, "steps") == 1,
+		  "stop max_tokens: the calls of a cut answer are not used");
+	run_end(&r);
+
+	run_start(&r, "refusal", &spec, "Ticket 19.");
+	run_next(&r);
+	run_respond(&r, "{'stop':'refusal','refusal':'I will not do that.','parts':[]}");
+	CHECK(streq(status(&r), "failed") && streq(error_code(&r), "refusal") &&
+		  equals(json_object_get(json_object_get(r.state, "error"), "detail"), "'I will not do that.'") &&
+		  run_next(&r) == PA_SM_DONE,
+		  "stop refusal: failed \"refusal\", the refusal text as detail");
+	run_end(&r);
+
+	run_start(&r, "refusal without text", &spec, "Ticket 20.");
+	run_next(&r);
+	run_respond(&r, "{'stop':'refusal','parts':[]}");
+	CHECK(streq(error_code(&r), "refusal") &&
+		  json_object_get(json_object_get(r.state, "error"), "detail") == NULL,
+		  "stop refusal without text: no detail");
+	run_end(&r);
+
+	run_start(&r, "pause_turn", &spec, "Ticket 21.");
+	run_next(&r);
+	run_respond(&r, "{'stop':'pause_turn','parts':[{'type':'text','text':'Searching'}]}");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && streq(status(&r), "running") && r.requests == 2,
+		  "stop pause_turn: another call");
+	CHECK(json_array_size(r.req.messages) == 2 && streq(sget(message(&r, -1), "role"), "assistant") &&
+		  json_is_false(json_object_get(r.state, "reminded")),
+		  "stop pause_turn: nothing added but the assistant turn (no reminder, no tool message)");
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") && iget(r.state, "steps") == 2,
+		  "stop pause_turn: the run continues to success");
+	run_end(&r);
+
+	/* a transport failure reported by the driver */
+	run_start(&r, "pa_sm_fail", &spec, "Ticket 22.");
+	run_next(&r);
+	{
+		json_t	   *detail = js("{'status':503}");
+
+		pa_sm_fail(r.state, "model_error", "503 overloaded", detail);
+		json_decref(detail);
+	}
+	checkpoint(&r);
+	CHECK(run_next(&r) == PA_SM_DONE &&
+		  equals(json_object_get(r.state, "error"),
+				 "{'code':'model_error','message':'503 overloaded','detail':{'status':503}}"),
+		  "pa_sm_fail: the driver's failure ends the run with its code, message and detail");
+	run_end(&r);
+}
+
+static void
+test_max_steps(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+
+	spec_init(&spec, false);
+	spec.max_steps = 2;
+	run_start(&r, "max_steps", &spec, "Ticket 23.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'x1','name':'nope','arguments':{}}"));
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL, "max_steps 2: a second call");
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'x2','name':'nope','arguments':{}}"));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "failed") && streq(error_code(&r), "max_steps") &&
+		  r.requests == 2,
+		  "max_steps 2: no third call, failed \"max_steps\"");
+	CHECK(streq(sget(json_object_get(r.state, "error"), "message"),
+				"the run reached max_steps (2) without recording: ticket"),
+		  "max_steps: the message names the missing outputs");
+	CHECK(tool_message_ids(message(&r, -1), "x2"), "max_steps: the last turn's results are still flushed");
+	run_end(&r);
+
+	/* the last step's record ends the run when finish_when_recorded */
+	spec.max_steps = 1;
+	run_start(&r, "max_steps, recorded at the last step", &spec, "Ticket 24.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded"),
+		  "max_steps 1: a record in the only step still succeeds (finish_when_recorded)");
+	run_end(&r);
+}
+
+static void
+test_planning(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+
+	spec_init(&spec, false);
+	spec.planning = "high";
+	run_start(&r, "planning high", &spec, "Ticket 25.");
+	CHECK(streq(sget(r.state, "phase"), "plan"), "planning high: the run starts in phase plan");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && r.req.tools == NULL && r.req.tool_choice == NULL &&
+		  streq(r.req.system, "PLANNING PROMPT") && json_array_size(r.req.messages) == 1,
+		  "planning high: the first request has no tools and the planning system prompt");
+	run_respond(&r, "{'stop':'end_turn','parts':["
+				"{'type':'thinking','thinking':'hmm','signature':'s'},"
+				"{'type':'text','text':'1. Read the ticket.\\n'},"
+				"{'type':'text','text':'2. Record it.'}]}");
+	CHECK(streq(sget(r.state, "plan"), "1. Read the ticket.\n2. Record it.") &&
+		  streq(sget(r.state, "phase"), "act") && iget(r.state, "steps") == 1,
+		  "planning high: the plan text is stored in state \"plan\", phase act");
+	CHECK(n_messages(&r) == 3 && streq(sget(message(&r, 1), "role"), "assistant") &&
+		  streq(sget(part(message(&r, 1), 0), "text"), "1. Read the ticket.\n2. Record it.") &&
+		  streq(sget(message(&r, 2), "role"), "user") &&
+		  contains(sget(part(message(&r, 2), 0), "text"), "Now carry out the procedure"),
+		  "planning high: the plan is handed on as an assistant turn, then a user message to act");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && r.req.tools == tools_ticket &&
+		  streq(r.req.tool_choice, "auto") && streq(r.req.system, "SYSTEM PROMPT") &&
+		  json_array_size(r.req.messages) == 3,
+		  "planning high: the act request carries the tools and the system prompt");
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") && r.requests == 2 &&
+		  iget(r.state, "steps") == 2,
+		  "planning high: success after the plan call and one act call");
+	run_end(&r);
+
+	run_start(&r, "planning high, empty plan", &spec, "Ticket 26.");
+	run_next(&r);
+	run_respond(&r, "{'stop':'end_turn','parts':[]}");
+	CHECK(streq(sget(r.state, "plan"), "") &&
+		  streq(sget(part(message(&r, 1), 0), "text"), "(no plan)") &&
+		  run_next(&r) == PA_SM_CALL_MODEL && r.req.tools == tools_ticket,
+		  "planning high, empty plan: stored as \"\", acted on anyway");
+	run_end(&r);
+
+	spec.planning = "low";
+	run_start(&r, "planning low", &spec, "Ticket 27.");
+	CHECK(streq(sget(r.state, "phase"), "act") && run_next(&r) == PA_SM_CALL_MODEL &&
+		  r.req.tools == tools_ticket && streq(r.req.system, "SYSTEM PROMPT") &&
+		  json_object_get(r.state, "plan") == NULL,
+		  "planning low: no planning call, the first request carries tools");
+	run_end(&r);
+}
+
+/* ---------- resuming from checkpoints ---------- */
+
+#define MAX_CHECKPOINTS 64
+
+typedef struct Checkpoint
+{
+	char	   *text;			/* the state as JSON text */
+	int			pos;			/* next scripted response */
+} Checkpoint;
+
+static const char *const resume_script[] = {
+	"{'stop':'end_turn','parts':[{'type':'text','text':'Look up, then record.'}]}",
+	TOOL_USE("{'type':'tool_call','id':'c1','name':'lookup_customer','arguments':{'email':'a@b'}},"
+			 RECORD_TICKET("c2", "{'priority':'urgent'}") ","
+			 "{'type':'tool_call','id':'c3','name':'get_weather','arguments':{'city':'Oslo'}}"),
+	TOOL_USE(RECORD_TICKET("c4", VALID_TICKET) "," RECORD_NOTE("c5", "called")),
+	END_TURN("Done."),
+};
+
+#define RESUME_STEPS ((int) (sizeof(resume_script) / sizeof(resume_script[0])))
+
+static void
+take_checkpoint(json_t *state, int pos, Checkpoint *cps, int *ncps)
+{
+	if (cps == NULL || *ncps >= MAX_CHECKPOINTS)
+		return;
+	cps[*ncps].text = json_dumps(state, JSON_COMPACT);
+	cps[*ncps].pos = pos;
+	(*ncps)++;
+}
+
+/*
+ * Run to the end from state (taken over) and script position pos, answering
+ * user tools last call first; record a checkpoint after every transition
+ * when cps is given; reload the state from its JSON text after every
+ * transition when reloading. Returns the final state.
+ */
+static json_t *
+drive(const PaAgentSpec *spec, json_t *state, int pos, Checkpoint *cps, int *ncps, bool reloading)
+{
+	PaModelRequest req;
+	PaSmAction	a;
+	bool		ok;
+
+	take_checkpoint(state, pos, cps, ncps);
+	while ((a = pa_sm_next(spec, state, &req)) != PA_SM_DONE)
+	{
+		take_checkpoint(state, pos, cps, ncps);
+		if (reloading)
+			state = reload(state, &ok);
+		if (a == PA_SM_CALL_MODEL)
+		{
+			json_t	   *resp;
+
+			if (pos >= RESUME_STEPS)
+			{
+				pa_sm_fail(state, "script_exhausted", "the test script has no more responses", NULL);
+				continue;
+			}
+			resp = js(resume_script[pos++]);
+			pa_sm_model_response(spec, state, resp);
+			json_decref(resp);
+		}
+		else
+		{
+			json_t	   *pending = pa_sm_pending(state);
+			json_t	   *call = json_array_get(pending, json_array_size(pending) - 1);
+			char		content[128];
+			const char *id = sget(call, "id");
+
+			snprintf(content, sizeof(content), "result of %s %s", sget(call, "name"), id);
+			pa_sm_tool_result(spec, state, id, content, false);
+		}
+		take_checkpoint(state, pos, cps, ncps);
+		if (reloading)
+			state = reload(state, &ok);
+	}
+	take_checkpoint(state, pos, cps, ncps);
+	return state;
+}
+
+static void
+test_resume(void)
+{
+	PaAgentSpec spec;
+	Checkpoint	cps[MAX_CHECKPOINTS];
+	int			ncps = 0;
+	int			i;
+	int			bad = 0;
+	json_t	   *reference;
+	json_t	   *reloaded;
+	json_t	   *tm;
+
+	spec_init(&spec, true);
+	spec.planning = "high";
+	spec.finish_when_recorded = false;
+
+	/* the run as the server drives it: in memory, never reloaded */
+	reference = drive(&spec, pa_sm_start(&spec, "Ticket 28."), 0, cps, &ncps, false);
+	CHECK(streq(sget(reference, "status"), "succeeded") && iget(reference, "steps") == 4 &&
+		  iget(reference, "repairs") == 1 && streq(sget(reference, "plan"), "Look up, then record."),
+		  "resume: the reference run succeeds after plan, tools + repair, records, end_turn");
+	tm = json_array_get(json_object_get(reference, "messages"), 4);
+	CHECK(tool_message_ids(tm, "c1,c2,c3") &&
+		  streq(sget(part(tm, 0), "content"), "result of lookup_customer c1") &&
+		  json_is_true(json_object_get(part(tm, 1), "is_error")) &&
+		  streq(sget(part(tm, 2), "content"), "result of get_weather c3"),
+		  "resume: tools answered last first come back in call order with the repair between them");
+	CHECK(equals(json_object_get(reference, "recorded"),
+				 "{'ticket':[" VALID_TICKET "],'note':[{'text':'called'}]}"),
+		  "resume: the reference run recorded the ticket and the note");
+
+	/* the same run reloaded from JSON text after every transition */
+	reloaded = drive(&spec, pa_sm_start(&spec, "Ticket 28."), 0, NULL, NULL, true);
+	CHECK(json_equal(reloaded, reference),
+		  "resume: reloading the state after every transition changes nothing");
+	json_decref(reloaded);
+
+	/* and restarted from each checkpoint */
+	CHECK(ncps == 14, "resume: %d checkpoints taken (start, then before and after each of 6 transitions, end)", ncps);
+	for (i = 0; i < ncps; i++)
+	{
+		json_error_t err;
+		json_t	   *state = json_loads(cps[i].text, 0, &err);
+		json_t	   *final;
+
+		if (state == NULL)
+		{
+			bad++;
+			printf("    checkpoint %d does not parse: %s\n", i, err.text);
+			continue;
+		}
+		final = drive(&spec, state, cps[i].pos, NULL, NULL, false);
+		if (!json_equal(final, reference))
+		{
+			bad++;
+			printf("    resumed from checkpoint %d, a different final state\n", i);
+		}
+		json_decref(final);
+	}
+	CHECK(bad == 0, "resume: from each of the %d checkpoints the run ends in the reference state", ncps);
+
+	for (i = 0; i < ncps; i++)
+		free(cps[i].text);
+	json_decref(reference);
+}
+
+int
+main(void)
+{
+	setup();
+	test_finish_when_recorded();
+	test_cardinality();
+	test_invalid_output();
+	test_repairs_exhausted();
+	test_unknown_tool();
+	test_user_tool_invalid_args();
+	test_user_tools_in_call_order();
+	test_arguments_error();
+	test_reminder();
+	test_stops();
+	test_max_steps();
+	test_planning();
+	test_resume();
+	teardown();
+
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed == 0 ? 0 : 1;
+}
