@@ -35,6 +35,7 @@ OBJS = \
 	src/tools.o \
 	src/ledger.o \
 	src/run_setup.o \
+	src/builtin_tools.o \
 	src/model_call.o \
 	src/run.o \
 	src/invoke.o

@@ -12,6 +12,7 @@
  *   results    {id: tool_result part} answered so far for that turn
  *   pending    user tool calls still to run
  *   recorded   {output name: [objects]}
+ *   evidence   {output name: [[event ids], ...]} parallel to recorded
  *   last_invalid {output, errors, attempt} of the last rejected output
  *   error      {code, message, detail} when failed
  */
@@ -63,17 +64,22 @@ bump(json_t *state, const char *key)
 json_t *
 pa_sm_start(const PaAgentSpec *spec, const char *first_user_text)
 {
-	json_t	   *state = json_pack("{s:s, s:s, s:[o], s:i, s:i, s:b, s:[], s:{}, s:[], s:{}}",
+	json_t	   *state = json_pack("{s:s, s:s, s:[o], s:i, s:i, s:b, s:[], s:{}, s:[], s:{}, s:{}}",
 								  "phase", strcmp(spec->planning, "high") == 0 ? "plan" : "act",
 								  "status", "running",
 								  "messages", text_message("user", first_user_text),
 								  "steps", 0, "repairs", 0, "reminded", 0,
-								  "turn", "results", "pending", "recorded");
+								  "turn", "results", "pending", "recorded", "evidence");
 	int			i;
 	json_t	   *recorded = json_object_get(state, "recorded");
 
 	for (i = 0; i < spec->n_outputs; i++)
+	{
 		json_object_set_new(recorded, spec->outputs[i].name, json_array());
+		if (spec->outputs[i].evidence)
+			json_object_set_new(json_object_get(state, "evidence"), spec->outputs[i].name,
+								json_array());
+	}
 	return state;
 }
 
@@ -144,6 +150,42 @@ answer(json_t *state, const char *id, const char *content, bool is_error)
 }
 
 /* Validate and keep a record_<output> call; returns the tool result text. */
+static int
+id_cmp(const void *a, const void *b)
+{
+	long long	x = *(const long long *) a;
+	long long	y = *(const long long *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Evidence must name events of this conversation: unknown ids become
+ * validation errors, sent back for repair like any other.
+ */
+static void
+check_evidence(const PaAgentSpec *spec, json_t *ids, json_t *errors)
+{
+	size_t		i;
+	json_t	   *v;
+
+	json_array_foreach(ids, i, v)
+	{
+		long long	id = (long long) json_integer_value(v);
+		char		path[64];
+		char		msg[160];
+
+		if (spec->event_ids &&
+			bsearch(&id, spec->event_ids, spec->n_event_ids, sizeof(long long), id_cmp))
+			continue;
+		snprintf(path, sizeof(path), "/evidence/%zu", i);
+		snprintf(msg, sizeof(msg), "event #%lld is not an event of this conversation", id);
+		json_array_append_new(errors, json_pack("{s:s, s:s, s:s, s:s}", "path", path,
+												"keyword", "evidence", "message", msg,
+												"schema_path", "/properties/evidence"));
+	}
+}
+
 static void
 record_output(const PaAgentSpec *spec, json_t *state, const PaOutputType *out,
 			  const char *id, json_t *args)
@@ -151,6 +193,7 @@ record_output(const PaAgentSpec *spec, json_t *state, const PaOutputType *out,
 	char	   *err = NULL;
 	json_t	   *errors = pa_schema_validate(out->schema, args, 20, &err);
 	json_t	   *list = json_object_get(json_object_get(state, "recorded"), out->name);
+	json_t	   *cited = json_object_get(json_object_get(state, "evidence"), out->name);
 	PaBuf		b = {0};
 
 	if (errors == NULL)
@@ -161,11 +204,22 @@ record_output(const PaAgentSpec *spec, json_t *state, const PaOutputType *out,
 		free(b.data);
 		return;
 	}
+	if (out->evidence && json_array_size(errors) == 0)
+		check_evidence(spec, json_object_get(args, "evidence"), errors);
 	if (json_array_size(errors) == 0)
 	{
 		if (!out->many)
+		{
 			json_array_clear(list);
-		json_array_append(list, args);
+			json_array_clear(cited);
+		}
+		if (out->evidence)
+		{
+			json_array_append(list, json_object_get(args, "object"));
+			json_array_append(cited, json_object_get(args, "evidence"));
+		}
+		else
+			json_array_append(list, args);
 		if (out->many)
 			pa_buf_printf(&b, "Recorded %s #%zu.", out->name, json_array_size(list));
 		else
@@ -187,6 +241,7 @@ record_output(const PaAgentSpec *spec, json_t *state, const PaOutputType *out,
 						  out->name, spec->max_repairs);
 			pa_sm_fail(state, "invalid_output", b.data,
 					   json_object_get(state, "last_invalid"));
+			b.len = 0;			/* the tool result below is a text of its own */
 		}
 		pa_buf_printf(&b, "The %s object was NOT recorded: it does not match its schema.\n",
 					  out->name);
@@ -220,6 +275,14 @@ handle_tool_call(const PaAgentSpec *spec, json_t *state, json_t *call)
 		pa_buf_printf(&b, "The arguments of %s were not a JSON object (%s). Call it again with valid JSON.",
 					  name, json_string_value(json_object_get(call, "arguments_error")));
 		answer(state, id, b.data, true);
+		/* a broken record_ call is an invalid output like any other */
+		if (find_output(spec, name) != NULL)
+		{
+			bump(state, "repairs");
+			if (get_int(state, "repairs") > spec->max_repairs)
+				pa_sm_fail(state, "invalid_output",
+						   "the model kept sending arguments that are not JSON objects", NULL);
+		}
 	}
 	else if ((out = find_output(spec, name)) != NULL)
 		record_output(spec, state, out, id, args);
@@ -399,8 +462,10 @@ pa_sm_next(const PaAgentSpec *spec, json_t *state, PaModelRequest *req)
 
 	if (strcmp(json_string_value(json_object_get(state, "status")), "running") != 0)
 		return PA_SM_DONE;
-	if (json_array_size(pa_sm_pending(state)) > 0)
+	/* Tools whose results no model call could read are not run. */
+	if (json_array_size(pa_sm_pending(state)) > 0 && get_int(state, "steps") < spec->max_steps)
 		return PA_SM_RUN_TOOLS;
+	json_array_clear(pa_sm_pending(state));
 
 	if (json_array_size(json_object_get(state, "turn")) > 0)
 	{
@@ -417,6 +482,13 @@ pa_sm_next(const PaAgentSpec *spec, json_t *state, PaModelRequest *req)
 		char	   *missing = missing_outputs(spec, state);
 		PaBuf		b = {0};
 
+		/* Out of steps with everything required recorded: that is done. */
+		if (*missing == '\0')
+		{
+			free(missing);
+			succeed(state);
+			return PA_SM_DONE;
+		}
 		pa_buf_printf(&b, "the run reached max_steps (%d)%s%s", spec->max_steps,
 					  *missing ? " without recording: " : "", missing);
 		pa_sm_fail(state, "max_steps", b.data, NULL);

@@ -16,7 +16,8 @@
  * cardinality), answers unknown tools and invalid arguments with tool
  * errors, reminds once about missing required outputs, and decides when the
  * run is over. Final state: "status" succeeded | failed, "recorded"
- * {output: [objects]}, "error" {code, message, detail}.
+ * {output: [objects]}, "evidence" {output: [[event ids] per object]} for
+ * outputs that need evidence, "error" {code, message, detail}.
  */
 #ifndef PA_AGENT_H
 #define PA_AGENT_H
@@ -30,6 +31,7 @@ typedef struct PaOutputType
 	const PaSchema *schema;
 	bool		many;
 	bool		required;
+	bool		evidence;		/* arguments are {"object", "evidence": [event ids]} */
 } PaOutputType;
 
 typedef struct PaUserTool
@@ -55,6 +57,8 @@ typedef struct PaAgentSpec
 	int			thinking_budget;
 	const char *reasoning_effort;
 	bool		finish_when_recorded;	/* end without another call once all "one" outputs are in */
+	const long long *event_ids;	/* ids of the conversation's events, ascending */
+	int			n_event_ids;
 } PaAgentSpec;
 
 typedef enum PaSmAction

@@ -152,13 +152,15 @@ write_result_row(Oid table, json_t *object, int64 run_id, int64 output_id,
 
 void
 pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
-						int64 conversation_id, json_t *recorded, json_t *outputs, Oid owner)
+						int64 conversation_id, json_t *state, json_t *outputs, Oid owner)
 {
+	json_t	   *recorded = json_object_get(state, "recorded");
 	const char *name;
 	json_t	   *list;
 
 	json_object_foreach(recorded, name, list)
 	{
+		json_t	   *cited = json_object_get(json_object_get(state, "evidence"), name);
 		json_t	   *spec = json_object_get(outputs, name);
 		json_t	   *table = json_object_get(spec, "table");
 		size_t		i;
@@ -166,9 +168,9 @@ pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
 
 		json_array_foreach(list, i, obj)
 		{
-			Oid			types[7] = {INT8OID, INT8OID, INT4OID, INT8OID, TEXTOID, INT4OID, JSONBOID};
-			Datum		values[7];
-			char		nulls[8] = "       ";
+			Oid			types[8] = {INT8OID, INT8OID, INT4OID, INT8OID, TEXTOID, INT4OID, JSONBOID, JSONBOID};
+			Datum		values[8];
+			char		nulls[9] = "        ";
 			bool		isnull;
 			int64		output_id;
 
@@ -181,10 +183,14 @@ pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
 			values[4] = CStringGetTextDatum(name);
 			values[5] = Int32GetDatum((int32) i + 1);
 			values[6] = jsonb_datum(obj);
+			values[7] = cited ? jsonb_datum(json_array_get(cited, i)) : (Datum) 0;
+			if (!cited)
+				nulls[7] = 'n';
 			output_id = DatumGetInt64(pa_sql_value(pa_extension_owner(),
-												   "INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, name, ordinal, value) "
-												   "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-												   7, types, values, nulls, &isnull));
+												   "INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, name, ordinal, value, evidence) "
+												   "VALUES ($1, $2, $3, $4, $5, $6, $7, "
+												   "  CASE WHEN $8 IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text($8)::bigint) END) RETURNING id",
+												   8, types, values, nulls, &isnull));
 			if (json_is_integer(table))
 				write_result_row((Oid) json_integer_value(table), obj, run_id, output_id,
 								 conversation_id, owner);

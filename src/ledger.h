@@ -15,8 +15,9 @@ extern void pa_ledger_step(int64 run_id, int step, const char *kind, const char 
 						   bool ok, double latency_ms, long http_status, const PaUsage *usage,
 						   double cost, json_t *request, json_t *response, const char *error);
 /* outputs: the version's output specs {name: {"table": oid, ...}}; returns {name: [output ids]} */
+/* state: the step machine's final state ("recorded", "evidence") */
 extern void pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
-									int64 conversation_id, json_t *recorded, json_t *outputs,
+									int64 conversation_id, json_t *state, json_t *outputs,
 									Oid owner);
 extern void pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *usage,
 							 double cost);

@@ -1,7 +1,9 @@
 /*
  * model_int.h — helpers shared by the two provider translators
- * (provider_openai.c, provider_anthropic.c), defined in model.c. Not for
- * use outside them: the step machine speaks only model.h.
+ * (provider_openai.c, provider_anthropic.c), defined in model.c, and the
+ * translators' entry points for a decoded body, which the stream
+ * accumulators (stream_openai.c, stream_anthropic.c) use too. Not for use
+ * outside them: the step machine speaks only model.h and stream.h.
  *
  * Building: the translators assemble the body with pa_model_put/push,
  * which return 1 on failure (jansson steals the value either way), OR the
@@ -53,6 +55,14 @@ extern json_t *pa_model_usage(long long input, long long output, long long cache
 extern json_t *pa_model_finish(json_t *resp, const char *stop, const char *refusal, json_t *usage);
 extern long long pa_model_int(json_t *obj, const char *key);
 extern bool pa_model_body_error(json_t *root, char **errmsg);
+
+/*
+ * A decoded 2xx body (not consumed) to a neutral response, or NULL and
+ * *errmsg. pa_*_parse_response load the body and come here; the stream
+ * accumulators rebuild the body from the events and come here too.
+ */
+extern json_t *pa_openai_parse_root(json_t *root, char **errmsg);
+extern json_t *pa_anthropic_parse_root(json_t *root, char **errmsg);
 
 /* Error messages from non-2xx responses (both wire formats put "error" on top) */
 extern char *pa_model_http_error(long status, const char *body, size_t len, bool prefer_code);

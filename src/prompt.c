@@ -167,9 +167,9 @@ put_output(PaBuf *b, const char *name, json_t *spec)
 	pa_buf_printf(b, "- %s (record with the tool " PA_RECORD_TOOL_PREFIX "%s): %s.",
 				  name, name, rule);
 	if (json_is_true(json_object_get(spec, "evidence")))
-		pa_buf_puts(b, " Cite its evidence: the ids of the events that support it "
-					"(the numbers after # in the transcript), in the tool's \"evidence\" "
-					"argument.");
+		pa_buf_puts(b, " It needs evidence: call the tool with the object as its \"object\" "
+					"argument and the ids of the events that support it (the numbers after # "
+					"in the transcript) as its \"evidence\" argument.");
 	pa_buf_putc(b, '\n');
 	if (json_is_string(desc) && json_string_length(desc) > 0)
 	{

@@ -364,6 +364,20 @@ json_t *
 pa_anthropic_parse_response(const char *body, size_t len, char **errmsg)
 {
 	json_t	   *root = pa_model_load(body, len, errmsg);
+	json_t	   *resp = root ? pa_anthropic_parse_root(root, errmsg) : NULL;
+
+	json_decref(root);
+	return resp;
+}
+
+/*
+ * A decoded message (not consumed) to a neutral response. The stream
+ * accumulator (stream_anthropic.c) rebuilds the same object from the
+ * events and comes here too, so both paths give the same shape.
+ */
+json_t *
+pa_anthropic_parse_root(json_t *root, char **errmsg)
+{
 	json_t	   *content = json_object_get(root, "content");
 	json_t	   *u = json_object_get(root, "usage");
 	json_t	   *resp = NULL,
@@ -375,8 +389,6 @@ pa_anthropic_parse_response(const char *body, size_t len, char **errmsg)
 	bool		has_calls = false;
 	size_t		i;
 
-	if (root == NULL)
-		return NULL;
 	if (!json_is_array(content))
 	{
 		if (!pa_model_body_error(root, errmsg))
@@ -425,13 +437,11 @@ pa_anthropic_parse_response(const char *body, size_t len, char **errmsg)
 		goto fail;
 	}
 	free(refusal);
-	json_decref(root);
 	return resp;
 
 fail:
 	free(refusal);
 	json_decref(resp);
-	json_decref(root);
 	return NULL;
 }
 

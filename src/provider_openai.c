@@ -262,6 +262,20 @@ json_t *
 pa_openai_parse_response(const char *body, size_t len, char **errmsg)
 {
 	json_t	   *root = pa_model_load(body, len, errmsg);
+	json_t	   *resp = root ? pa_openai_parse_root(root, errmsg) : NULL;
+
+	json_decref(root);
+	return resp;
+}
+
+/*
+ * A decoded completion (not consumed) to a neutral response. The stream
+ * accumulator (stream_openai.c) rebuilds the same object from the chunks
+ * and comes here too, so both paths give the same shape.
+ */
+json_t *
+pa_openai_parse_root(json_t *root, char **errmsg)
+{
 	json_t	   *choice = json_array_get(json_object_get(root, "choices"), 0);
 	json_t	   *msg = json_object_get(choice, "message");
 	json_t	   *content = json_object_get(msg, "content");
@@ -272,8 +286,6 @@ pa_openai_parse_response(const char *body, size_t len, char **errmsg)
 	const char *refusal;
 	const char *stop;
 
-	if (root == NULL)
-		return NULL;
 	if (!json_is_object(msg))
 	{
 		if (!pa_model_body_error(root, errmsg))
@@ -311,12 +323,10 @@ pa_openai_parse_response(const char *body, size_t len, char **errmsg)
 										  pa_model_int(json_object_get(u, "completion_tokens_details"), "reasoning_tokens")));
 	if (resp == NULL)
 		pa_model_errorf(errmsg, "out of memory while parsing the response");
-	json_decref(root);
 	return resp;
 
 fail:
 	json_decref(resp);
-	json_decref(root);
 	return NULL;
 }
 

@@ -100,6 +100,8 @@ run_tools(RunContext *rc, json_t *state)
 		INSTR_TIME_SET_CURRENT(t0);
 		if (strcmp(json_string_value(json_object_get(tool, "kind")), "agent") == 0)
 			text = run_agent_tool(rc, tool, args, &is_error);
+		else if (strcmp(json_string_value(json_object_get(tool, "kind")), "builtin") == 0)
+			text = pa_builtin_run(rc, state, name, args, &is_error);
 		else
 			text = pa_run_tool(rc->owner, tool, args, &is_error);
 		INSTR_TIME_SET_CURRENT(t1);
@@ -123,6 +125,7 @@ pa_run_agent(const PaRunRequest *rreq)
 	char	   *transcript;
 	char	   *err = NULL;
 	long		timeout_ms;
+	size_t		omitted = 0;
 	PaTranscriptOptions topts = {0};
 
 	pa_run_load_definition(&rc, rreq);
@@ -140,9 +143,13 @@ pa_run_agent(const PaRunRequest *rreq)
 		PaSmAction	action;
 
 		pa_run_build_spec(&rc, context);
+		/* The context budget is in tokens; about four bytes make a token. */
+		topts.max_chars = (size_t) json_integer_value(json_object_get(rc.def, "context_budget")) * 4;
+		topts.omitted = &omitted;
 		transcript = pa_render_transcript(context, &topts, &err);
 		if (transcript == NULL)
 			elog(ERROR, "could not render the transcript: %s", err ? pa_take_string(err) : "out of memory");
+		pa_builtin_offer(&rc, context, omitted);
 		rc.run_id = pa_ledger_start(rc.agent_id, rc.version, rreq->conversation_id, rreq->origin,
 									rreq->input, rc.owner, GetUserId(), rreq->parent_run_id);
 		state = pa_sm_start(&rc.spec, pa_take_string(transcript));
@@ -157,9 +164,11 @@ pa_run_agent(const PaRunRequest *rreq)
 		}
 
 		if (strcmp(json_string_value(json_object_get(state, "status")), "succeeded") == 0)
+		{
 			pa_ledger_write_outputs(rc.run_id, rc.agent_id, rc.version, rreq->conversation_id,
-									json_object_get(state, "recorded"),
-									json_object_get(rc.def, "outputs"), rc.owner);
+									state, json_object_get(rc.def, "outputs"), rc.owner);
+			pa_builtin_commit(&rc, state);
+		}
 		result = run_result(&rc, state, rc.run_id);
 		pa_ledger_finish(rc.run_id, state, result, &rc.usage, rc.cost);
 	}

@@ -32,6 +32,8 @@ typedef struct RunContext
 	int			ledger_steps;	/* rows written to pa.run_steps */
 	int64		conversation_id;	/* -1 = none */
 	int			depth;			/* nesting of agent tools; 0 at the top */
+	int64		customer_id;	/* -1 = none */
+	long long  *event_ids;		/* the conversation's event ids, ascending */
 } RunContext;
 
 /* What to run, from pa_invoke or from an agent tool (nested run). */
@@ -56,6 +58,13 @@ extern char *pa_take_string(char *s);
 extern void pa_run_load_definition(RunContext *rc, const PaRunRequest *req);
 extern json_t *pa_run_load_context(int64 conversation_id, Jsonb *input);
 extern void pa_run_build_spec(RunContext *rc, json_t *context);
+
+/* builtin_tools.c: remember, recall, read_events, search_events */
+#define PA_MAX_BUILTIN_TOOLS 4
+extern void pa_builtin_offer(RunContext *rc, json_t *context, size_t events_omitted);
+extern char *pa_builtin_run(RunContext *rc, json_t *state, const char *name, json_t *args,
+							bool *is_error);
+extern void pa_builtin_commit(RunContext *rc, json_t *state);
 
 /* model_call.c */
 extern bool pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req);

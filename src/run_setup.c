@@ -76,13 +76,13 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 					 " 'thinking_budget', coalesce(v.thinking_budget, 0), 'reasoning_effort', v.reasoning_effort,"
 					 " 'max_output_tokens', v.max_output_tokens, 'max_steps', v.max_steps,"
 					 " 'max_repairs', v.max_repairs, 'timeout_ms', extract(epoch FROM v.timeout) * 1000,"
-					 " 'finish_when_recorded', v.finish_when_recorded,"
+					 " 'finish_when_recorded', v.finish_when_recorded, 'context_budget', v.context_budget,"
 					 " 'provider', jsonb_build_object('kind', p.kind, 'base_url', p.base_url, 'options', p.options),"
 					 " 'model', jsonb_build_object('name', m.name, 'input_price', m.input_price,"
 					 "     'output_price', m.output_price, 'cached_input_price', m.cached_input_price,"
 					 "     'reasoning_price', m.reasoning_price),"
 					 " 'outputs', (SELECT jsonb_object_agg(o.name, jsonb_strip_nulls(jsonb_build_object("
-					 "     'schema', o.schema, 'cardinality', o.cardinality, 'required', o.required,"
+					 "     'schema', o.schema, 'cardinality', o.cardinality, 'required', o.required, 'evidence', o.evidence,"
 					 "     'description', o.description, 'table', o.result_table::oid::bigint)))"
 					 "   FROM pa.agent_outputs o WHERE o.agent_id = v.agent_id AND o.version = v.version),"
 					 " 'tools', coalesce((SELECT jsonb_agg(jsonb_build_object('name', t.name, 'kind', t.kind,"
@@ -123,6 +123,15 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 }
 
 /* The step machine's spec: prompts, tools, compiled schemas. */
+static int
+cmp_event_id(const void *a, const void *b)
+{
+	long long	x = *(const long long *) a;
+	long long	y = *(const long long *) b;
+
+	return (x > y) - (x < y);
+}
+
 void
 pa_run_build_spec(RunContext *rc, json_t *context)
 {
@@ -137,26 +146,41 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 	char	   *text;
 	PaAgentSpec *s = &rc->spec;
 
-	rc->schemas = palloc0(sizeof(PaSchema *) * (json_object_size(outputs) + json_array_size(tools) + 1));
+	/* room for the built-in tools too (builtin_tools.c) */
+	rc->schemas = palloc0(sizeof(PaSchema *) * (json_object_size(outputs) + json_array_size(tools) + PA_MAX_BUILTIN_TOOLS + 1));
 	rc->outputs = palloc0(sizeof(PaOutputType) * (json_object_size(outputs) + 1));
-	rc->user_tools = palloc0(sizeof(PaUserTool) * (json_array_size(tools) + 1));
+	rc->user_tools = palloc0(sizeof(PaUserTool) * (json_array_size(tools) + PA_MAX_BUILTIN_TOOLS + 1));
 	rc->tool_defs = json_object();
 
 	json_object_foreach(outputs, name, o)
 	{
-		char	   *desc = psprintf("Record one %s object%s%s. Its arguments are the object itself.",
-									name, json_is_string(json_object_get(o, "description")) ? ": " : "",
+		bool		evidence = json_is_true(json_object_get(o, "evidence"));
+		char	   *desc = psprintf("Record one %s object%s%s. %s", name,
+									json_is_string(json_object_get(o, "description")) ? ": " : "",
 									json_is_string(json_object_get(o, "description")) ?
-									json_string_value(json_object_get(o, "description")) : "");
+									json_string_value(json_object_get(o, "description")) : "",
+									evidence ? "Its arguments are the object and the ids of the events it rests on." :
+									"Its arguments are the object itself.");
+		json_t	   *parameters;
 
+		/* With evidence, the object travels beside the ids it rests on. */
+		if (evidence)
+			parameters = json_pack("{s:s, s:[s, s], s:b, s:{s:O, s:{s:s, s:{s:s}, s:i}}}",
+								   "type", "object", "required", "object", "evidence",
+								   "additionalProperties", 0, "properties",
+								   "object", json_object_get(o, "schema"),
+								   "evidence", "type", "array", "items", "type", "integer", "minItems", 1);
+		else
+			parameters = json_incref(json_object_get(o, "schema"));
 		rc->outputs[n].name = name;
-		rc->outputs[n].schema = own_schema(rc, json_object_get(o, "schema"), psprintf("output \"%s\"", name));
+		rc->outputs[n].schema = own_schema(rc, parameters, psprintf("output \"%s\"", name));
 		rc->outputs[n].many = strcmp(json_string_value(json_object_get(o, "cardinality")), "many") == 0;
 		rc->outputs[n].required = json_is_true(json_object_get(o, "required"));
-		json_array_append_new(offered, json_pack("{s:s, s:s, s:O}",
+		rc->outputs[n].evidence = evidence;
+		json_array_append_new(offered, json_pack("{s:s, s:s, s:o}",
 												 "name", psprintf("record_%s", name),
 												 "description", desc,
-												 "parameters", json_object_get(o, "schema")));
+												 "parameters", parameters));
 		n++;
 	}
 	s->outputs = rc->outputs;
@@ -209,6 +233,20 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 	s->thinking_budget = (int) json_integer_value(json_object_get(rc->def, "thinking_budget"));
 	s->reasoning_effort = json_string_value(json_object_get(rc->def, "reasoning_effort"));
 	s->finish_when_recorded = json_is_true(json_object_get(rc->def, "finish_when_recorded"));
+
+	/* Event ids, ascending, for checking evidence. */
+	{
+		json_t	   *events = json_object_get(context, "events");
+		json_t	   *e;
+		int			k = 0;
+
+		rc->event_ids = palloc(sizeof(long long) * (json_array_size(events) + 1));
+		json_array_foreach(events, i, e)
+			rc->event_ids[k++] = (long long) json_integer_value(json_object_get(e, "id"));
+		qsort(rc->event_ids, k, sizeof(long long), cmp_event_id);
+		s->event_ids = rc->event_ids;
+		s->n_event_ids = k;
+	}
 }
 
 json_t *

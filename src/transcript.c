@@ -713,6 +713,8 @@ pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **er
 	char		title[48];
 
 	*errmsg = NULL;
+	if (opts && opts->omitted)
+		*opts->omitted = 0;
 	if (!json_is_object(context))
 	{
 		*errmsg = error_text("transcript context must be a JSON object");
@@ -792,6 +794,8 @@ pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **er
 	choose_events(off, n, max_chars > fixed ? max_chars - fixed : 0, &head, &tail);
 	pa_buf_putn(&out, b.data, off[head]);
 	put_marker(&out, events, head, tail);
+	if (opts && opts->omitted)
+		*opts->omitted = tail - head;
 	pa_buf_putn(&out, b.data + off[tail], b.len - off[tail]);
 
 	free(off);

@@ -55,6 +55,8 @@ typedef struct PaTranscriptOptions
 	 * header and input alone exceed the budget is longer than max_chars.
 	 */
 	size_t		max_chars;
+	/* When not NULL, receives the number of events left out (0 if none). */
+	size_t	   *omitted;
 } PaTranscriptOptions;
 
 /*

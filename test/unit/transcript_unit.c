@@ -588,8 +588,9 @@ test_system_prompt(void)
 						   "- summary (record with the tool record_summary): required; record exactly one.\n"
 						   "  What happened, in one paragraph.\n"
 						   "- ticket (record with the tool record_ticket): optional; record one per item, "
-						   "as many as apply, or none. Cite its evidence: the ids of the events that support "
-						   "it (the numbers after # in the transcript), in the tool's \"evidence\" argument.\n"
+						   "as many as apply, or none. It needs evidence: call the tool with the object as its "
+						   "\"object\" argument and the ids of the events that support it (the numbers after # "
+						   "in the transcript) as its \"evidence\" argument.\n"
 						   "  A CRM ticket per follow-up.\n"
 						   "  One each.\n", "outputs"),
 				  "system prompt: outputs sorted, each cardinality and requirement, record_ tools");
