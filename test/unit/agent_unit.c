@@ -153,6 +153,24 @@ static PaUserTool user_tools[2];
 static json_t *tools_ticket;	/* record_ticket and the user tools */
 static json_t *tools_mixed;		/* record_ticket, record_note and the user tools */
 
+/*
+ * Evidence outputs: the record tool's arguments are {"object", "evidence"},
+ * checked against the wrapper schema the driver compiles (run_setup.c).
+ */
+static json_t *ticket_ev_json,
+		   *note_ev_json;
+static PaSchema *ticket_ev_schema,
+		   *note_ev_schema;
+static PaOutputType ev_ticket_only[1];	/* ticket: one, required, evidence */
+static PaOutputType ev_ticket_and_notes[2];	/* and note: many, optional, evidence */
+static json_t *tools_ev_ticket;	/* record_ticket (wrapped) and the user tools */
+static json_t *tools_ev_mixed;	/* record_ticket, record_note (wrapped) and the user tools */
+
+/* the conversation's event ids, ascending */
+static const long long conversation_events[] = {3, 5, 8, 13};
+
+#define N_CONVERSATION_EVENTS ((int) (sizeof(conversation_events) / sizeof(conversation_events[0])))
+
 static PaSchema *
 compile(json_t *schema)
 {
@@ -165,6 +183,17 @@ compile(json_t *schema)
 		exit(2);
 	}
 	return s;
+}
+
+/* The driver's wrapper schema around an evidence output's schema. */
+static json_t *
+evidence_wrapper(json_t *object_schema)
+{
+	return json_pack("{s:s, s:[s, s], s:b, s:{s:O, s:{s:s, s:{s:s}, s:i}}}",
+					 "type", "object", "required", "object", "evidence",
+					 "additionalProperties", 0, "properties",
+					 "object", object_schema,
+					 "evidence", "type", "array", "items", "type", "integer", "minItems", 1);
 }
 
 static void
@@ -209,6 +238,34 @@ setup(void)
 							"parameters", lookup_json,
 							"name", "get_weather", "description", "The weather in a city.",
 							"parameters", weather_json);
+
+	ticket_ev_json = evidence_wrapper(ticket_json);
+	note_ev_json = evidence_wrapper(note_json);
+	ticket_ev_schema = compile(ticket_ev_json);
+	note_ev_schema = compile(note_ev_json);
+	ev_ticket_only[0] = ticket_only[0];
+	ev_ticket_only[0].schema = ticket_ev_schema;
+	ev_ticket_only[0].evidence = true;
+	ev_ticket_and_notes[0] = ev_ticket_only[0];
+	ev_ticket_and_notes[1] = ticket_and_notes[1];
+	ev_ticket_and_notes[1].schema = note_ev_schema;
+	ev_ticket_and_notes[1].evidence = true;
+	tools_ev_ticket = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]",
+								"name", "record_ticket", "description", "Record one ticket object.",
+								"parameters", ticket_ev_json,
+								"name", "lookup_customer", "description", "Find a customer.",
+								"parameters", lookup_json,
+								"name", "get_weather", "description", "The weather in a city.",
+								"parameters", weather_json);
+	tools_ev_mixed = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]",
+							   "name", "record_ticket", "description", "Record one ticket object.",
+							   "parameters", ticket_ev_json,
+							   "name", "record_note", "description", "Record one note object.",
+							   "parameters", note_ev_json,
+							   "name", "lookup_customer", "description", "Find a customer.",
+							   "parameters", lookup_json,
+							   "name", "get_weather", "description", "The weather in a city.",
+							   "parameters", weather_json);
 }
 
 static void
@@ -218,6 +275,12 @@ teardown(void)
 	pa_schema_free(note_schema);
 	pa_schema_free(lookup_schema);
 	pa_schema_free(weather_schema);
+	pa_schema_free(ticket_ev_schema);
+	pa_schema_free(note_ev_schema);
+	json_decref(tools_ev_ticket);
+	json_decref(tools_ev_mixed);
+	json_decref(ticket_ev_json);
+	json_decref(note_ev_json);
 	json_decref(tools_ticket);
 	json_decref(tools_mixed);
 	json_decref(ticket_json);
@@ -246,6 +309,17 @@ spec_init(PaAgentSpec *s, bool mixed)
 	s->thinking_budget = 2048;
 	s->reasoning_effort = "medium";
 	s->finish_when_recorded = true;
+}
+
+/* The same over evidence outputs, in a conversation of conversation_events. */
+static void
+spec_init_evidence(PaAgentSpec *s, bool mixed)
+{
+	spec_init(s, mixed);
+	s->tools = mixed ? tools_ev_mixed : tools_ev_ticket;
+	s->outputs = mixed ? ev_ticket_and_notes : ev_ticket_only;
+	s->event_ids = conversation_events;
+	s->n_event_ids = N_CONVERSATION_EVENTS;
 }
 
 /* ---------- a run: the driver of pa_invoke, with a reload after every transition ---------- */
@@ -376,6 +450,13 @@ recorded(Run *r, const char *output)
 	return json_object_get(json_object_get(r->state, "recorded"), output);
 }
 
+/* State "evidence"[output]: the id lists, parallel to recorded(output). */
+static json_t *
+evidence(Run *r, const char *output)
+{
+	return json_object_get(json_object_get(r->state, "evidence"), output);
+}
+
 static const char *
 error_code(Run *r)
 {
@@ -435,6 +516,10 @@ lists_errors(const char *text, json_t *errors)
 	"{'type':'tool_call','id':'" id "','name':'record_ticket','arguments':" args "}"
 #define RECORD_NOTE(id, text) \
 	"{'type':'tool_call','id':'" id "','name':'record_note','arguments':{'text':'" text "'}}"
+/* a record_ call of an evidence output: {"object": obj, "evidence": ids} */
+#define RECORD_EV(tool, id, obj, ids) \
+	"{'type':'tool_call','id':'" id "','name':'record_" tool "','arguments':" \
+	"{'object':" obj ",'evidence':" ids "}}"
 #define TOOL_USE(parts) "{'id':'r','model':'test-model','stop':'tool_use','parts':[" parts "]}"
 #define END_TURN(text) "{'id':'r','model':'test-model','stop':'end_turn'," \
 	"'parts':[{'type':'text','text':'" text "'}]}"
@@ -785,6 +870,73 @@ test_arguments_error(void)
 		  "arguments_error: so does a record call");
 	CHECK(json_array_size(recorded(&r, "ticket")) == 0 && streq(status(&r), "running"),
 		  "arguments_error: nothing recorded, still running");
+	CHECK(iget(r.state, "repairs") == 1,
+		  "arguments_error: the broken record call counts as a repair, the broken user tool call does not");
+	run_end(&r);
+}
+
+static void
+test_arguments_error_repairs(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *err;
+	json_t	   *tm;
+
+	spec_init(&spec, false);
+	spec.max_repairs = 1;
+	run_start(&r, "arguments_error repairs", &spec, "Ticket 15a.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'m1','name':'record_ticket',"
+							 "'arguments_error':'unexpected end of input','arguments_raw':'{priority'}"));
+	CHECK(streq(status(&r), "running") && iget(r.state, "repairs") == 1 && run_next(&r) == PA_SM_CALL_MODEL,
+		  "arguments_error repairs: the first broken record call (max_repairs 1) is a repair, the model is called again");
+	tm = message(&r, -1);
+	CHECK(tool_message_ids(tm, "m1") && json_is_true(json_object_get(part(tm, 0), "is_error")) &&
+		  streq(sget(part(tm, 0), "content"),
+				"The arguments of record_ticket were not a JSON object (unexpected end of input). "
+				"Call it again with valid JSON."),
+		  "arguments_error repairs: answered with the arguments error");
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'m2','name':'record_ticket',"
+							 "'arguments_error':'not an object','arguments_raw':'[1]'}"));
+	err = json_object_get(r.state, "error");
+	CHECK(streq(status(&r), "failed") && streq(error_code(&r), "invalid_output") &&
+		  streq(sget(err, "message"), "the model kept sending arguments that are not JSON objects") &&
+		  iget(r.state, "repairs") == 2,
+		  "arguments_error repairs: the second one exceeds max_repairs and fails the run with invalid_output");
+	CHECK(contains(sget(json_object_get(json_object_get(r.state, "results"), "m2"), "content"),
+				   "The arguments of record_ticket were not a JSON object (not an object)"),
+		  "arguments_error repairs: the failing call still has its tool result");
+	CHECK(run_next(&r) == PA_SM_DONE && r.requests == 2 && json_array_size(recorded(&r, "ticket")) == 0,
+		  "arguments_error repairs: done after 2 calls, nothing recorded");
+	run_end(&r);
+
+	/* one budget: a schema repair, then a broken record call */
+	run_start(&r, "arguments_error after a schema repair", &spec, "Ticket 15b.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'u1','name':'lookup_customer',"
+							 "'arguments_error':'not an object','arguments_raw':'1'},"
+							 "{'type':'tool_call','id':'x1','name':'record_nothing',"
+							 "'arguments_error':'not an object','arguments_raw':'2'},"
+							 RECORD_TICKET("c1", "{'priority':'low'}")));
+	CHECK(streq(status(&r), "running") && iget(r.state, "repairs") == 1,
+		  "arguments_error after a schema repair: broken calls of a user tool and of an unknown record_ tool are no repairs");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL, "arguments_error after a schema repair: one repair call");
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'c2','name':'record_ticket',"
+							 "'arguments_error':'unexpected end of input','arguments_raw':'{'}"));
+	CHECK(streq(status(&r), "failed") && streq(error_code(&r), "invalid_output") &&
+		  iget(r.state, "repairs") == 2 && run_next(&r) == PA_SM_DONE && r.requests == 2,
+		  "arguments_error after a schema repair: the broken call uses up the same budget and fails the run");
+	run_end(&r);
+
+	/* max_repairs 0: the very first broken record call fails */
+	spec.max_repairs = 0;
+	run_start(&r, "arguments_error, max_repairs 0", &spec, "Ticket 15c.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'m1','name':'record_ticket',"
+							 "'arguments_error':'not an object','arguments_raw':'[]'}"));
+	CHECK(streq(error_code(&r), "invalid_output") && run_next(&r) == PA_SM_DONE && r.requests == 1,
+		  "arguments_error, max_repairs 0: the first broken record call fails the run");
 	run_end(&r);
 }
 
