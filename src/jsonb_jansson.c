@@ -234,6 +234,23 @@ push_value(JsonbParseState **state, JsonbIteratorToken token, json_t *value)
 	return pushJsonbValue(state, token, &v);
 }
 
+/* A malloc'd string (from jansson) as a palloc'd one; NULL becomes "". */
+char *
+pa_take_string(char *s)
+{
+	char	   *p = pstrdup(s ? s : "");
+
+	free(s);
+	return p;
+}
+
+/* Compact JSON text of any value, palloc'd. */
+char *
+pa_take_json(json_t *value)
+{
+	return pa_take_string(json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY));
+}
+
 Jsonb *
 pa_json_to_jsonb(json_t *value)
 {

@@ -11,4 +11,7 @@ extern json_t *pa_jsonb_to_json(Jsonb *jb);
 /* palloc'd jsonb of a jansson value (any type, including scalars). */
 extern Jsonb *pa_json_to_jsonb(json_t *value);
 
+extern char *pa_take_string(char *s);
+extern char *pa_take_json(json_t *value);
+
 #endif							/* PA_JSONB_JANSSON_H */

@@ -10,6 +10,7 @@
 #include "storage/latch.h"
 #include "utils/wait_event.h"
 
+#include "jsonb_jansson.h"
 #include "ledger.h"
 #include "procedural_agent.h"
 #include "run.h"
@@ -32,6 +33,33 @@ usage_cost(RunContext *rc, const PaUsage *u)
 	return (uncached * in + (double) u->cached_tokens * cached +
 			(double) (u->output_tokens - u->reasoning_tokens) * out +
 			(double) u->reasoning_tokens * reasoning) / 1e6;
+}
+
+/*
+ * max_cost_usd: stop before a call whose worst case (the whole request as
+ * input at ~4 bytes a token, max_output_tokens of output) could take the
+ * run past the ceiling; what was spent is recorded as usual.
+ */
+static bool
+within_cost_ceiling(RunContext *rc, json_t *state, PaModelRequest *req, const char *body)
+{
+	json_t	   *ceiling = json_object_get(rc->def, "max_cost_usd");
+	PaUsage		worst = {0};
+	double		next;
+	char	   *msg;
+
+	if (!json_is_number(ceiling))
+		return true;
+	worst.input_tokens = (long long) strlen(body) / 4 + 1;
+	worst.output_tokens = req->max_output_tokens;
+	next = usage_cost(rc, &worst);
+	if (rc->cost + next <= json_number_value(ceiling))
+		return true;
+	msg = psprintf("the next model call could cost up to $%.6f, which would take the run past "
+				   "max_cost_usd $%.6f (spent so far: $%.6f)",
+				   next, json_number_value(ceiling), rc->cost);
+	pa_sm_fail(state, "cost_ceiling", msg, NULL);
+	return false;
 }
 
 long
@@ -90,6 +118,11 @@ pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
 	if (body == NULL)
 	{
 		pa_sm_fail(state, "request_error", pa_take_string(err), NULL);
+		return false;
+	}
+	if (!within_cost_ceiling(rc, state, req, body))
+	{
+		free(body);
 		return false;
 	}
 	hr.url = psprintf("%s%s", json_string_value(json_object_get(provider, "base_url")),

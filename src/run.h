@@ -54,7 +54,6 @@ typedef struct PaRunRequest
 extern json_t *pa_run_agent(const PaRunRequest *req);
 
 /* run_setup.c */
-extern char *pa_take_string(char *s);
 extern void pa_run_load_definition(RunContext *rc, const PaRunRequest *req);
 extern json_t *pa_run_load_context(int64 conversation_id, Jsonb *input);
 extern void pa_run_build_spec(RunContext *rc, json_t *context);

@@ -14,14 +14,6 @@
 #include "run.h"
 #include "schema_sql.h"
 
-char *
-pa_take_string(char *s)
-{
-	char	   *p = pstrdup(s ? s : "");
-
-	free(s);
-	return p;
-}
 
 static PaSchema *
 own_schema(RunContext *rc, json_t *schema, const char *what)
@@ -77,6 +69,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 					 " 'max_output_tokens', v.max_output_tokens, 'max_steps', v.max_steps,"
 					 " 'max_repairs', v.max_repairs, 'timeout_ms', extract(epoch FROM v.timeout) * 1000,"
 					 " 'finish_when_recorded', v.finish_when_recorded, 'context_budget', v.context_budget,"
+					 " 'max_cost_usd', v.max_cost_usd,"
 					 " 'provider', jsonb_build_object('kind', p.kind, 'base_url', p.base_url, 'options', p.options),"
 					 " 'model', jsonb_build_object('name', m.name, 'input_price', m.input_price,"
 					 "     'output_price', m.output_price, 'cached_input_price', m.cached_input_price,"
@@ -87,6 +80,10 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 					 "   FROM pa.agent_outputs o WHERE o.agent_id = v.agent_id AND o.version = v.version),"
 					 " 'tools', coalesce((SELECT jsonb_agg(jsonb_build_object('name', t.name, 'kind', t.kind,"
 					 "     'description', t.description, 'signature', t.function_signature, 'agent_id', t.agent_id,"
+					 "     'url', t.url, 'headers', t.headers,"
+					 /* secret headers stay in memory for the call: never in a prompt or the ledger */
+					 "     'secret', (SELECT jsonb_build_object('headers', s.headers, 'hmac_secret', s.hmac_secret)"
+					 "                FROM pa.tool_secrets s WHERE s.tool_id = t.id),"
 					 "     'timeout_ms', extract(epoch FROM t.timeout) * 1000,"
 					 /* an agent tool takes its agent's input schema (released version) */
 					 "     'parameters', CASE WHEN t.kind = 'agent' THEN coalesce((SELECT v2.input_schema"
@@ -191,13 +188,6 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 	{
 		const char *tname = json_string_value(json_object_get(o, "name"));
 
-		if (strcmp(json_string_value(json_object_get(o, "kind")), "http") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("tool \"%s\" of kind %s cannot be run by pa_invoke yet", tname,
-							json_string_value(json_object_get(o, "kind"))),
-					 errdetail("This version runs sql and agent tools; http tools come with the next runtime release."),
-					 errhint("Alter the agent to use only sql and agent tools for now.")));
 		rc->user_tools[n].name = tname;
 		rc->user_tools[n].parameters = own_schema(rc, json_object_get(o, "parameters"),
 												  psprintf("parameters of tool \"%s\"", tname));

@@ -1,6 +1,10 @@
 /*
  * tools.c — tool dispatch, and SQL tools.
  *
+ * An HTTP tool POSTs the arguments as JSON to the tool's fixed URL, with
+ * its headers and secret headers (never shown to the model) and, when it
+ * has an HMAC secret, an X-PA-Signature header receivers can verify.
+ *
  * A SQL tool call runs as the agent version's owner (never with more
  * rights), in its own subtransaction (an error rolls back only the tool and
  * goes back to the model), under a timeout, with a cap on rows and bytes.
@@ -21,7 +25,9 @@
 #include "utils/syscache.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
+#include "common/hmac.h"
 
+#include "http.h"
 #include "jsonb_jansson.h"
 #include "procedural_agent.h"
 #include "tools.h"
@@ -188,6 +194,13 @@ run_sql_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
 		else
 			disable_timeout(STATEMENT_TIMEOUT, false);
 	}
+	return result;
+}
+
+/* Tool results handed to the model stay under tool_max_result_bytes. */
+static char *
+truncate_result(char *result)
+{
 	if (strlen(result) > (size_t) pa_tool_max_result_bytes)
 	{
 		int			cut = pg_mbcliplen(result, strlen(result), pa_tool_max_result_bytes);
@@ -197,13 +210,87 @@ run_sql_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
 	return result;
 }
 
+/* "sha256=<hex of HMAC-SHA256(secret, body)>" */
+static char *
+hmac_signature(const char *secret, const char *body)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	uint8		mac[32];
+	char	   *out = palloc(7 + 64 + 1);
+	int			i;
+
+	if (ctx == NULL ||
+		pg_hmac_init(ctx, (const uint8 *) secret, strlen(secret)) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) body, strlen(body)) < 0 ||
+		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute an HMAC signature: %s", pg_hmac_error(ctx))));
+	pg_hmac_free(ctx);
+	strcpy(out, "sha256=");
+	for (i = 0; i < 32; i++)
+		sprintf(out + 7 + i * 2, "%02x", mac[i]);
+	return out;
+}
+
+static char *
+run_http_tool(json_t *tool, json_t *arguments, long timeout_ms, bool *is_error)
+{
+	PaHttpRequest req = {0};
+	PaHttpResponse resp;
+	char	   *body = pa_take_json(arguments);
+	const char *name;
+	json_t	   *value;
+	json_t	   *secret = json_object_get(tool, "secret");
+	char	   *result;
+
+	req.url = json_string_value(json_object_get(tool, "url"));
+	req.body = body;
+	req.headers = pa_http_header(NULL, "Content-Type", "application/json");
+	json_object_foreach(json_object_get(tool, "headers"), name, value)
+		req.headers = pa_http_header(req.headers, name, json_string_value(value));
+	json_object_foreach(json_object_get(secret, "headers"), name, value)
+		req.headers = pa_http_header(req.headers, name, json_string_value(value));
+	if (json_is_string(json_object_get(secret, "hmac_secret")))
+		req.headers = pa_http_header(req.headers, "X-PA-Signature",
+									 hmac_signature(json_string_value(json_object_get(secret, "hmac_secret")), body));
+	req.connect_timeout_ms = Min(timeout_ms, 10000);
+	req.timeout_ms = timeout_ms;
+	req.max_response_bytes = (size_t) pa_tool_max_result_bytes * 4;
+
+	PG_TRY();
+	{
+		pa_http_post(&req, &resp);
+	}
+	PG_FINALLY();
+	{
+		curl_slist_free_all(req.headers);
+	}
+	PG_END_TRY();
+
+	if (resp.error)
+	{
+		*is_error = true;
+		return psprintf("the request failed: %s", resp.error);
+	}
+	*is_error = resp.status < 200 || resp.status >= 300;
+	result = psprintf("HTTP %ld%s%s", resp.status, resp.body.len ? "\n" : "", resp.body.data);
+	return result;
+}
+
 char *
 pa_run_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
 {
 	const char *kind = json_string_value(json_object_get(tool, "kind"));
 
-	/* pa_invoke refuses agents with other kinds before the run starts. */
-	if (strcmp(kind, "sql") != 0)
+	char	   *result;
+
+	if (strcmp(kind, "http") == 0)
+		result = run_http_tool(tool, arguments,
+							   (long) json_number_value(json_object_get(tool, "timeout_ms")), is_error);
+	else if (strcmp(kind, "sql") == 0)
+		result = run_sql_tool(owner, tool, arguments, is_error);
+	else
 		elog(ERROR, "unexpected tool kind \"%s\"", kind);
-	return run_sql_tool(owner, tool, arguments, is_error);
+	return truncate_result(result);
 }

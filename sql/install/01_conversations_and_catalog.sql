@@ -231,6 +231,7 @@ CREATE TABLE pa.agent_versions (
     trigger_outcomes  text[],
     trigger_condition text,
     finish_when_recorded boolean NOT NULL DEFAULT true,
+    max_cost_usd      numeric CHECK (max_cost_usd > 0),
     created_by        regrole NOT NULL,
     created_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (agent_id, version)
@@ -238,6 +239,7 @@ CREATE TABLE pa.agent_versions (
 COMMENT ON TABLE pa.agent_versions IS 'Immutable versions of agent definitions; a run pins the version it ran';
 COMMENT ON COLUMN pa.agent_versions.trigger_outcomes IS 'Outcomes that enqueue this agent when a conversation terminates (''*'' = any); NULL = never';
 COMMENT ON COLUMN pa.agent_versions.finish_when_recorded IS 'End the run without another model call once every output (all of cardinality one) is recorded and valid';
+COMMENT ON COLUMN pa.agent_versions.max_cost_usd IS 'A run stops (failed, cost_ceiling) before a model call that could take its cost past this';
 COMMENT ON COLUMN pa.agent_versions.context_budget IS 'Estimated tokens of transcript the prompt may hold; beyond it head + tail + a marker';
 
 CREATE TABLE pa.agent_outputs (

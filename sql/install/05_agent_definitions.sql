@@ -6,7 +6,7 @@ CREATE FUNCTION pa._agent_definition(
     planning text, thinking_budget integer, reasoning_effort text, max_output_tokens integer,
     max_steps integer, max_repairs integer, timeout interval, context_budget integer,
     input_schema jsonb, trigger_outcomes text[], trigger_condition text, description text,
-    finish_when_recorded boolean)
+    finish_when_recorded boolean, max_cost_usd numeric)
 RETURNS jsonb LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     prov pa.providers;
@@ -73,6 +73,7 @@ BEGIN
         PERFORM pa._fail('22003', format('timeout %s is out of range', timeout), 'Timeout must be between 1 second and 24 hours.');
     END IF;
     PERFORM pa._check_range('context_budget', context_budget, 1000, coalesce(mdl.context_window, 2000000));
+    PERFORM pa._check_range('max_cost_usd', max_cost_usd, 0.000001, 100000);
     IF input_schema IS NOT NULL THEN
         PERFORM pa._check_object_schema('input_schema', input_schema);
     END IF;
@@ -182,7 +183,8 @@ BEGIN
         'input_schema', input_schema,
         'trigger_outcomes', to_jsonb(trigger_outcomes),
         'trigger_condition', trigger_condition,
-        'finish_when_recorded', coalesce(finish_when_recorded, true)));
+        'finish_when_recorded', coalesce(finish_when_recorded, true),
+        'max_cost_usd', max_cost_usd));
 END $$;
 
 -- The normalised definition of a stored version (same shape as above).
@@ -211,7 +213,8 @@ LANGUAGE sql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
         'input_schema', v.input_schema,
         'trigger_outcomes', to_jsonb(v.trigger_outcomes),
         'trigger_condition', v.trigger_condition,
-        'finish_when_recorded', v.finish_when_recorded))
+        'finish_when_recorded', v.finish_when_recorded,
+        'max_cost_usd', v.max_cost_usd))
       FROM pa.agent_versions v WHERE v.agent_id = agent AND v.version = ver
 $$;
 
@@ -220,14 +223,15 @@ LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO pa.agent_versions (agent_id, version, description, instructions, provider_id, model_id,
         input_schema, planning, thinking_budget, reasoning_effort, max_output_tokens, max_steps,
-        max_repairs, timeout, context_budget, trigger_outcomes, trigger_condition, finish_when_recorded, created_by)
+        max_repairs, timeout, context_budget, trigger_outcomes, trigger_condition, finish_when_recorded, max_cost_usd, created_by)
     VALUES (agent, ver, def->>'description', def->>'instructions', (def->>'provider_id')::bigint,
         (def->>'model_id')::bigint, def->'input_schema', def->>'planning',
         (def->>'thinking_budget')::integer, def->>'reasoning_effort', (def->>'max_output_tokens')::integer,
         (def->>'max_steps')::integer, (def->>'max_repairs')::integer,
         make_interval(secs => (def->>'timeout')::double precision), (def->>'context_budget')::integer,
         CASE WHEN def ? 'trigger_outcomes' THEN ARRAY(SELECT jsonb_array_elements_text(def->'trigger_outcomes')) END,
-        def->>'trigger_condition', (def->>'finish_when_recorded')::boolean, caller);
+        def->>'trigger_condition', (def->>'finish_when_recorded')::boolean,
+        (def->>'max_cost_usd')::numeric, caller);
     INSERT INTO pa.agent_outputs (agent_id, version, name, ordinal, description, schema, cardinality,
                                   required, evidence, result_table)
     SELECT agent, ver, o.key, row_number() OVER (ORDER BY o.key), o.value->>'description', o.value->'schema',
@@ -244,7 +248,7 @@ CREATE FUNCTION pa._pa_create_agent(
     tools text[], planning text, thinking_budget integer, reasoning_effort text,
     max_output_tokens integer, max_steps integer, max_repairs integer, timeout interval,
     context_budget integer, input_schema jsonb, trigger_outcomes text[], trigger_condition text,
-    description text, finish_when_recorded boolean, release boolean)
+    description text, finish_when_recorded boolean, max_cost_usd numeric, release boolean)
 RETURNS integer LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     def jsonb;
@@ -258,7 +262,7 @@ BEGIN
     def := pa._agent_definition(caller, instructions, provider, model, outputs, tools, planning,
         thinking_budget, reasoning_effort, max_output_tokens, max_steps, max_repairs, timeout,
         context_budget, input_schema, trigger_outcomes, trigger_condition, description,
-        finish_when_recorded);
+        finish_when_recorded, max_cost_usd);
     INSERT INTO pa.agents (name, owner, latest_version, released_version)
     VALUES (name, caller, 1, CASE WHEN coalesce(release, true) THEN 1 END)
     RETURNING id INTO new_id;
@@ -287,7 +291,7 @@ CREATE FUNCTION pa._pa_alter_agent(
     tools text[], planning text, thinking_budget integer, reasoning_effort text,
     max_output_tokens integer, max_steps integer, max_repairs integer, timeout interval,
     context_budget integer, input_schema jsonb, trigger_outcomes text[], trigger_condition text,
-    description text, finish_when_recorded boolean, release boolean)
+    description text, finish_when_recorded boolean, max_cost_usd numeric, release boolean)
 RETURNS integer LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a pa.agents;
@@ -327,7 +331,8 @@ BEGIN
              ELSE coalesce(trigger_outcomes, ARRAY(SELECT jsonb_array_elements_text(cur->'trigger_outcomes'))) END,
         CASE WHEN trigger_condition = '' THEN NULL ELSE coalesce(trigger_condition, cur->>'trigger_condition') END,
         CASE WHEN description = '' THEN NULL ELSE coalesce(description, cur->>'description') END,
-        coalesce(finish_when_recorded, (cur->>'finish_when_recorded')::boolean));
+        coalesce(finish_when_recorded, (cur->>'finish_when_recorded')::boolean),
+        CASE WHEN max_cost_usd = 0 THEN NULL ELSE coalesce(max_cost_usd, (cur->>'max_cost_usd')::numeric) END);
 
     IF def = cur THEN
         RAISE NOTICE 'agent "%" is unchanged, still version %', name, a.latest_version;

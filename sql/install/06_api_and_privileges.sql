@@ -42,7 +42,8 @@ CREATE FUNCTION @extschema@.pa_create_agent(name text, instructions text, provid
     timeout interval DEFAULT '10 minutes', context_budget integer DEFAULT NULL,
     input_schema jsonb DEFAULT NULL, trigger_outcomes text[] DEFAULT NULL,
     trigger_condition text DEFAULT NULL, description text DEFAULT NULL,
-    finish_when_recorded boolean DEFAULT true, release boolean DEFAULT true)
+    finish_when_recorded boolean DEFAULT true, max_cost_usd numeric DEFAULT NULL,
+    release boolean DEFAULT true)
 RETURNS integer LANGUAGE C SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_owner_call';
 COMMENT ON FUNCTION @extschema@.pa_create_agent IS 'Define a procedural agent (version 1); returns the version';
 
@@ -53,7 +54,8 @@ CREATE FUNCTION @extschema@.pa_alter_agent(name text, instructions text DEFAULT 
     max_steps integer DEFAULT NULL, max_repairs integer DEFAULT NULL, timeout interval DEFAULT NULL,
     context_budget integer DEFAULT NULL, input_schema jsonb DEFAULT NULL,
     trigger_outcomes text[] DEFAULT NULL, trigger_condition text DEFAULT NULL,
-    description text DEFAULT NULL, finish_when_recorded boolean DEFAULT NULL, release boolean DEFAULT true)
+    description text DEFAULT NULL, finish_when_recorded boolean DEFAULT NULL,
+    max_cost_usd numeric DEFAULT NULL, release boolean DEFAULT true)
 RETURNS integer LANGUAGE C SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_owner_call';
 COMMENT ON FUNCTION @extschema@.pa_alter_agent IS 'Change an agent: a new version when anything changed; returns the version';
 
@@ -127,3 +129,38 @@ CREATE FUNCTION @extschema@.pa_invoke(agent text, conversation bigint DEFAULT NU
     input jsonb DEFAULT '{}', timeout interval DEFAULT NULL, version integer DEFAULT NULL)
 RETURNS jsonb LANGUAGE C VOLATILE SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_invoke';
 COMMENT ON FUNCTION @extschema@.pa_invoke IS 'Run an agent now, in this backend, over the conversation as this statement sees it; returns {run_id, status, outputs, error, usage, cost_usd}';
+
+------------------------------------------------------------------------
+-- Analytics: how is each agent version doing?
+------------------------------------------------------------------------
+
+-- security_invoker: the reader's row-level security applies, so a role
+-- sees figures for the agents it may see, nothing else.
+CREATE VIEW pa.agent_version_stats WITH (security_invoker = true) AS
+SELECT a.name AS agent,
+       r.agent_version AS version,
+       count(*) AS runs,
+       count(*) FILTER (WHERE r.status = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE r.status = 'failed') AS failed,
+       count(*) FILTER (WHERE r.status = 'cancelled') AS cancelled,
+       count(*) FILTER (WHERE r.status = 'skipped') AS skipped,
+       count(*) FILTER (WHERE r.status IN ('queued', 'running')) AS in_progress,
+       round(count(*) FILTER (WHERE r.status = 'succeeded')::numeric
+             / nullif(count(*) FILTER (WHERE r.status IN ('succeeded', 'failed')), 0), 4) AS success_rate,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at))
+           AS p50_seconds,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at))
+           AS p95_seconds,
+       round(avg(r.steps), 2) AS avg_steps,
+       sum(r.input_tokens) AS input_tokens,
+       sum(r.output_tokens) AS output_tokens,
+       sum(r.cached_tokens) AS cached_tokens,
+       sum(r.reasoning_tokens) AS reasoning_tokens,
+       sum(r.cost_usd) AS cost_usd,
+       round(avg(r.cost_usd), 6) AS avg_cost_usd,
+       max(r.created_at) AS last_run_at
+  FROM pa.runs r
+  JOIN pa.agents a ON a.id = r.agent_id
+ GROUP BY a.name, r.agent_version;
+COMMENT ON VIEW pa.agent_version_stats IS 'Per agent version: runs by status, success rate, p50/p95 duration, steps, tokens by kind, cost';
+GRANT SELECT ON pa.agent_version_stats TO PUBLIC;

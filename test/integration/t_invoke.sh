@@ -216,10 +216,6 @@ q "SET ROLE pa_it_owner; SELECT pa_create_agent('badkey_agent', 'x', 'badkey', '
 r=$(inv "'badkey_agent', 1")
 like "401: the run fails with the provider's message" "$(jq_ "$r" "d['status'] + ' ' + d['error']['code'] + ' ' + d['error']['message']")" '^failed model_error HTTP 401 .*(API key|api key)'
 unlike "401: the message does not echo the key" "$(jq_ "$r" "d['error']['message']")" 'sk-wrong-key'
-q "SELECT pa_create_tool('hook', 'http', url => 'https://hooks.example/x', parameters => '{\"type\": \"object\"}')" -d $DB >/dev/null
-q "SELECT pa_create_agent('with_http', 'x', 'oa', 'gpt-test', '{\"r\": {\"schema\": {\"type\": \"object\"}}}', tools => '{hook}')" -d $DB >/dev/null
-like "an agent with a tool kind this version cannot run is refused before any call" "$(inv "'with_http', 1")" 'tool "hook" of kind http cannot be run by pa_invoke yet'
-
 # 7. Secrets: the key appears nowhere in the ledger.
 is "no API key in runs, steps or outputs" \
    "$(q "SELECT count(*) FROM (SELECT row_to_json(r)::text t FROM pa.runs r UNION ALL SELECT row_to_json(s)::text FROM pa.run_steps s UNION ALL SELECT row_to_json(o)::text FROM pa.outputs o) x WHERE t LIKE '%' || '$PA_MODEL_KEY' || '%'" -d $DB)" "0"

@@ -287,6 +287,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "body": parsed, "status": None, "rule": None})
         wire = srv.wires[provider or (
             "anthropic" if url.path.startswith("/v1/messages") else "openai")]
+        if method == "POST" and url.path.startswith("/hooks/"):
+            # A webhook receiver for the extension's HTTP tools: it records
+            # the request (headers and body, above) and answers 200, or the
+            # status given by ?status=N.
+            status = int(urllib.parse.parse_qs(url.query).get("status", ["200"])[0])
+            self.record(status)
+            self.send_full(status, {},
+                           json.dumps({"ok": status < 300, "received": parsed}).encode())
+            return None
         if provider is None or method != "POST":
             status, h, payload = wire.not_found(method, url.path)
             self.record(status, error="unknown endpoint")

@@ -941,6 +941,161 @@ test_arguments_error_repairs(void)
 }
 
 static void
+test_evidence(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *tm;
+
+	spec_init_evidence(&spec, true);
+	run_start(&r, "evidence", &spec, "Ticket 30.");
+	CHECK(equals(json_object_get(r.state, "evidence"), "{'ticket':[],'note':[]}") &&
+		  equals(json_object_get(r.state, "recorded"), "{'ticket':[],'note':[]}"),
+		  "evidence: start with an empty id list per evidence output, beside its empty record list");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && r.req.tools == tools_ev_mixed,
+		  "evidence: the request offers the wrapped record tools");
+	run_respond(&r, TOOL_USE(RECORD_EV("ticket", "c1", VALID_TICKET, "[3,5]") ","
+							 RECORD_EV("note", "n1", "{'text':'first'}", "[8]") ","
+							 RECORD_EV("note", "n2", "{'text':'second'}", "[3,13]")));
+	CHECK(streq(status(&r), "running") && iget(r.state, "repairs") == 0 && run_next(&r) == PA_SM_CALL_MODEL,
+		  "evidence: valid ids are accepted, no repair; a many output keeps the run going");
+	tm = message(&r, -1);
+	CHECK(tool_message_ids(tm, "c1,n1,n2") &&
+		  streq(sget(part(tm, 0), "content"), "Recorded ticket.") &&
+		  json_is_false(json_object_get(part(tm, 0), "is_error")) &&
+		  streq(sget(part(tm, 1), "content"), "Recorded note #1.") &&
+		  streq(sget(part(tm, 2), "content"), "Recorded note #2."),
+		  "evidence: the calls are answered as plain records are");
+	CHECK(equals(recorded(&r, "ticket"), "[" VALID_TICKET "]") &&
+		  equals(recorded(&r, "note"), "[{'text':'first'},{'text':'second'}]"),
+		  "evidence: \"recorded\" holds the bare objects, without the wrapper");
+	CHECK(equals(evidence(&r, "ticket"), "[[3,5]]") && equals(evidence(&r, "note"), "[[8],[3,13]]"),
+		  "evidence: \"evidence\" holds the id lists, parallel to \"recorded\"");
+
+	run_respond(&r, TOOL_USE(RECORD_EV("ticket", "t2", "{'priority':'low','summary':'two'}", "[13]") ","
+							 RECORD_EV("note", "n3", "{'text':'third'}", "[5]")));
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL &&
+		  equals(recorded(&r, "ticket"), "[{'priority':'low','summary':'two'}]") &&
+		  equals(evidence(&r, "ticket"), "[[13]]"),
+		  "evidence, cardinality one: a second record replaces both the object and its ids");
+	CHECK(equals(recorded(&r, "note"), "[{'text':'first'},{'text':'second'},{'text':'third'}]") &&
+		  equals(evidence(&r, "note"), "[[8],[3,13],[5]]"),
+		  "evidence, cardinality many: objects and id lists are appended side by side");
+	run_respond(&r, END_TURN("Done."));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") &&
+		  equals(json_object_get(r.state, "evidence"), "{'ticket':[[13]],'note':[[8],[3,13],[5]]}"),
+		  "evidence: the run succeeds with the ids of what it recorded");
+	run_end(&r);
+
+	/* outputs without evidence keep no ids */
+	spec_init(&spec, false);
+	run_start(&r, "no evidence", &spec, "Ticket 31.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") &&
+		  equals(json_object_get(r.state, "evidence"), "{}") &&
+		  equals(recorded(&r, "ticket"), "[" VALID_TICKET "]"),
+		  "no evidence: state \"evidence\" stays {}, the arguments are the object");
+	run_end(&r);
+}
+
+static void
+test_evidence_unknown_ids(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	json_t	   *li;
+	json_t	   *errors;
+	json_t	   *res;
+	const char *text;
+
+	spec_init_evidence(&spec, false);
+	run_start(&r, "evidence, unknown ids", &spec, "Ticket 32.");
+	run_next(&r);
+	/* events 3, 5, 8, 13: 1 is below them, 4 between, 99 above; 3 and 13 the ends */
+	run_respond(&r, TOOL_USE(RECORD_EV("ticket", "c1", VALID_TICKET, "[1,3,4,13,99]")));
+	li = json_object_get(r.state, "last_invalid");
+	errors = json_object_get(li, "errors");
+	CHECK(streq(status(&r), "running") && iget(r.state, "repairs") == 1,
+		  "evidence, unknown ids: counted as a repair, still running");
+	CHECK(json_array_size(recorded(&r, "ticket")) == 0 && equals(evidence(&r, "ticket"), "[]"),
+		  "evidence, unknown ids: neither the object nor the ids are kept");
+	CHECK(streq(sget(li, "output"), "ticket") &&
+		  equals(json_object_get(li, "attempt"), "{'object':" VALID_TICKET ",'evidence':[1,3,4,13,99]}") &&
+		  json_array_size(errors) == 3 &&
+		  streq(sget(json_array_get(errors, 0), "path"), "/evidence/0") &&
+		  streq(sget(json_array_get(errors, 1), "path"), "/evidence/2") &&
+		  streq(sget(json_array_get(errors, 2), "path"), "/evidence/4"),
+		  "evidence, unknown ids: last_invalid has one error per unknown id, at its index");
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL, "evidence, unknown ids: the model gets another call to repair");
+	res = part(message(&r, -1), 0);
+	text = sget(res, "content");
+	CHECK(tool_message_ids(message(&r, -1), "c1") && json_is_true(json_object_get(res, "is_error")) &&
+		  strncmp(text, "The ticket object was NOT recorded", 34) == 0,
+		  "evidence, unknown ids: answered with a tool error");
+	CHECK(contains(text, "- at /evidence/0: event #1 is not an event of this conversation\n") &&
+		  contains(text, "- at /evidence/2: event #4 is not an event of this conversation\n") &&
+		  contains(text, "- at /evidence/4: event #99 is not an event of this conversation\n") &&
+		  lists_errors(text, json_object_get(json_object_get(r.state, "last_invalid"), "errors")),
+		  "evidence, unknown ids: the tool error names each path /evidence/<i> and the unknown event");
+	CHECK(strstr(text, "/evidence/1") == NULL && strstr(text, "/evidence/3") == NULL &&
+		  strstr(text, "#3 ") == NULL && strstr(text, "#13 ") == NULL,
+		  "evidence, unknown ids: known ids (the first and the last event) are not reported");
+
+	run_respond(&r, TOOL_USE(RECORD_EV("ticket", "c2", VALID_TICKET, "[3,13]")));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") && iget(r.state, "repairs") == 1 &&
+		  equals(recorded(&r, "ticket"), "[" VALID_TICKET "]") && equals(evidence(&r, "ticket"), "[[3,13]]"),
+		  "evidence, unknown ids: the corrected call succeeds; repairs stays 1");
+	run_end(&r);
+
+	/* unknown ids use up the repair budget like any invalid output */
+	spec.max_repairs = 1;
+	run_start(&r, "evidence, unknown ids exhaust repairs", &spec, "Ticket 33.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_EV("ticket", "c1", VALID_TICKET, "[4]")));
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_EV("ticket", "c2", VALID_TICKET, "[5,6]")));
+	CHECK(streq(status(&r), "failed") && streq(error_code(&r), "invalid_output") &&
+		  streq(sget(json_object_get(json_object_get(r.state, "error"), "detail"), "output"), "ticket") &&
+		  equals(json_object_get(json_object_get(json_object_get(r.state, "error"), "detail"), "attempt"),
+				 "{'object':" VALID_TICKET ",'evidence':[5,6]}"),
+		  "evidence, unknown ids exhaust repairs: failed invalid_output, the last attempt as detail");
+	CHECK(run_next(&r) == PA_SM_DONE && r.requests == 2 && equals(evidence(&r, "ticket"), "[]"),
+		  "evidence, unknown ids exhaust repairs: done, no ids kept");
+	run_end(&r);
+}
+
+static void
+test_evidence_no_event_ids(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+	const char *text;
+
+	spec_init_evidence(&spec, false);
+	spec.event_ids = NULL;
+	spec.n_event_ids = 0;
+	run_start(&r, "evidence, no event ids", &spec, "Ticket 34.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_EV("ticket", "c1", VALID_TICKET, "[3,5]")));
+	CHECK(streq(status(&r), "running") && iget(r.state, "repairs") == 1 &&
+		  json_array_size(json_object_get(json_object_get(r.state, "last_invalid"), "errors")) == 2 &&
+		  json_array_size(recorded(&r, "ticket")) == 0,
+		  "evidence, no event ids: every id is rejected, counted as one repair");
+	run_next(&r);
+	text = sget(part(message(&r, -1), 0), "content");
+	CHECK(contains(text, "- at /evidence/0: event #3 is not an event of this conversation\n") &&
+		  contains(text, "- at /evidence/1: event #5 is not an event of this conversation\n"),
+		  "evidence, no event ids: the tool error names each id");
+	run_respond(&r, TOOL_USE(RECORD_EV("ticket", "c2", VALID_TICKET, "[8]")));
+	CHECK(iget(r.state, "repairs") == 2 && equals(evidence(&r, "ticket"), "[]") &&
+		  contains(sget(json_object_get(json_object_get(r.state, "results"), "c2"), "content"),
+				   "- at /evidence/0: event #8 is not an event of this conversation\n"),
+		  "evidence, no event ids: so is the next attempt");
+	run_end(&r);
+}
+
+static void
 test_reminder(void)
 {
 	PaAgentSpec spec;
@@ -1071,6 +1226,74 @@ test_max_steps(void)
 	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded"),
 		  "max_steps 1: a record in the only step still succeeds (finish_when_recorded)");
 	run_end(&r);
+
+	/* out of steps with every required output recorded: that is success */
+	spec.finish_when_recorded = false;
+	run_start(&r, "max_steps, all required recorded", &spec, "Ticket 24a.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") && r.requests == 1 &&
+		  json_object_get(r.state, "error") == NULL,
+		  "max_steps 1, finish_when_recorded=false: the only step records the only required output, succeeded, no further request");
+	CHECK(equals(recorded(&r, "ticket"), "[" VALID_TICKET "]") && tool_message_ids(message(&r, -1), "c1"),
+		  "max_steps 1, finish_when_recorded=false: the ticket is kept, its result flushed");
+	run_end(&r);
+
+	/* an optional many output does not hold success back; the required one was recorded earlier */
+	spec_init(&spec, true);
+	spec.max_steps = 2;
+	run_start(&r, "max_steps, required recorded before the last step", &spec, "Ticket 24b.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET)));
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL, "max_steps 2, mixed: a second call (the note output is many)");
+	run_respond(&r, TOOL_USE(RECORD_NOTE("n1", "last")));
+	CHECK(run_next(&r) == PA_SM_DONE && streq(status(&r), "succeeded") && r.requests == 2 &&
+		  equals(recorded(&r, "note"), "[{'text':'last'}]"),
+		  "max_steps 2, mixed: out of steps with the required ticket recorded, succeeded");
+	run_end(&r);
+}
+
+static void
+test_last_step_tools(void)
+{
+	PaAgentSpec spec;
+	Run			r;
+
+	spec_init(&spec, false);
+	spec.max_steps = 2;
+	run_start(&r, "last step tools", &spec, "Ticket 35.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'c1','name':'lookup_customer','arguments':{'email':'a@b'}}"));
+	CHECK(run_next(&r) == PA_SM_RUN_TOOLS, "last step tools: a tool called before the last step is run");
+	run_result(&r, "c1", "Ada", false);
+	CHECK(run_next(&r) == PA_SM_CALL_MODEL && r.requests == 2, "last step tools: then the last call");
+	run_respond(&r, TOOL_USE("{'type':'tool_call','id':'c2','name':'lookup_customer','arguments':{'email':'c@d'}},"
+							 "{'type':'tool_call','id':'c3','name':'get_weather','arguments':{'city':'Oslo'}}"));
+	CHECK(json_array_size(pa_sm_pending(r.state)) == 2,
+		  "last step tools: the calls of the last step are valid and pending after the response");
+	CHECK(run_next(&r) == PA_SM_DONE, "last step tools: pa_sm_next answers DONE, not RUN_TOOLS");
+	CHECK(json_array_size(pa_sm_pending(r.state)) == 0, "last step tools: pending is emptied");
+	CHECK(streq(status(&r), "failed") && streq(error_code(&r), "max_steps") &&
+		  streq(sget(json_object_get(r.state, "error"), "message"),
+				"the run reached max_steps (2) without recording: ticket") && r.requests == 2,
+		  "last step tools: with the required ticket missing the run fails max_steps");
+	CHECK(run_next(&r) == PA_SM_DONE && json_array_size(pa_sm_pending(r.state)) == 0,
+		  "last step tools: asked again, still DONE with nothing to run");
+	run_end(&r);
+
+	/* max_steps 1, a record and a tool in the only step: the tool is not run, the run succeeds */
+	spec.max_steps = 1;
+	spec.finish_when_recorded = false;
+	run_start(&r, "last step tools, required recorded", &spec, "Ticket 36.");
+	run_next(&r);
+	run_respond(&r, TOOL_USE(RECORD_TICKET("c1", VALID_TICKET) ","
+							 "{'type':'tool_call','id':'c2','name':'get_weather','arguments':{'city':'Oslo'}}"));
+	CHECK(json_array_size(pa_sm_pending(r.state)) == 1 && run_next(&r) == PA_SM_DONE &&
+		  json_array_size(pa_sm_pending(r.state)) == 0,
+		  "last step tools, required recorded: DONE, the tool is not run, pending emptied");
+	CHECK(streq(status(&r), "succeeded") && r.requests == 1 && equals(recorded(&r, "ticket"), "[" VALID_TICKET "]"),
+		  "last step tools, required recorded: the run succeeds with the ticket");
+	run_end(&r);
 }
 
 static void
@@ -1145,7 +1368,32 @@ static const char *const resume_script[] = {
 	END_TURN("Done."),
 };
 
-#define RESUME_STEPS ((int) (sizeof(resume_script) / sizeof(resume_script[0])))
+/*
+ * Evidence outputs, a broken record call, an unknown event id, and user
+ * tools in the last allowed step (max_steps 3): never run, yet the run
+ * succeeds since the required ticket is in.
+ */
+static const char *const resume_evidence_script[] = {
+	TOOL_USE("{'type':'tool_call','id':'e1','name':'record_ticket',"
+			 "'arguments_error':'unexpected end of input','arguments_raw':'{object'},"
+			 "{'type':'tool_call','id':'c1','name':'lookup_customer','arguments':{'email':'a@b'}},"
+			 RECORD_EV("note", "n1", "{'text':'called'}", "[8]")),
+	TOOL_USE(RECORD_EV("ticket", "t1", VALID_TICKET, "[3,4]") ","
+			 "{'type':'tool_call','id':'c2','name':'get_weather','arguments':{'city':'Oslo'}}"),
+	TOOL_USE(RECORD_EV("ticket", "t2", VALID_TICKET, "[3,5]") ","
+			 "{'type':'tool_call','id':'c3','name':'lookup_customer','arguments':{'email':'c@d'}}"),
+	END_TURN("never asked for"),
+};
+
+typedef struct Script
+{
+	const char *const *responses;
+	int			n;
+} Script;
+
+static const Script plain_script = {resume_script, (int) (sizeof(resume_script) / sizeof(resume_script[0]))};
+static const Script evidence_script = {resume_evidence_script,
+(int) (sizeof(resume_evidence_script) / sizeof(resume_evidence_script[0]))};
 
 static void
 take_checkpoint(json_t *state, int pos, Checkpoint *cps, int *ncps)
@@ -1164,7 +1412,8 @@ take_checkpoint(json_t *state, int pos, Checkpoint *cps, int *ncps)
  * transition when reloading. Returns the final state.
  */
 static json_t *
-drive(const PaAgentSpec *spec, json_t *state, int pos, Checkpoint *cps, int *ncps, bool reloading)
+drive(const PaAgentSpec *spec, const Script *script, json_t *state, int pos, Checkpoint *cps, int *ncps,
+	  bool reloading)
 {
 	PaModelRequest req;
 	PaSmAction	a;
@@ -1180,12 +1429,12 @@ drive(const PaAgentSpec *spec, json_t *state, int pos, Checkpoint *cps, int *ncp
 		{
 			json_t	   *resp;
 
-			if (pos >= RESUME_STEPS)
+			if (pos >= script->n)
 			{
 				pa_sm_fail(state, "script_exhausted", "the test script has no more responses", NULL);
 				continue;
 			}
-			resp = js(resume_script[pos++]);
+			resp = js(script->responses[pos++]);
 			pa_sm_model_response(spec, state, resp);
 			json_decref(resp);
 		}
@@ -1207,14 +1456,48 @@ drive(const PaAgentSpec *spec, json_t *state, int pos, Checkpoint *cps, int *ncp
 	return state;
 }
 
+/*
+ * Restart the run from each checkpoint (freed here); returns how many end
+ * in a state other than the reference.
+ */
+static int
+resume_from_each(const PaAgentSpec *spec, const Script *script, Checkpoint *cps, int ncps,
+				 json_t *reference)
+{
+	int			i;
+	int			bad = 0;
+
+	for (i = 0; i < ncps; i++)
+	{
+		json_error_t err;
+		json_t	   *state = json_loads(cps[i].text, 0, &err);
+		json_t	   *final;
+
+		free(cps[i].text);
+		if (state == NULL)
+		{
+			bad++;
+			printf("    checkpoint %d does not parse: %s\n", i, err.text);
+			continue;
+		}
+		final = drive(spec, script, state, cps[i].pos, NULL, NULL, false);
+		if (!json_equal(final, reference))
+		{
+			bad++;
+			printf("    resumed from checkpoint %d, a different final state\n", i);
+		}
+		json_decref(final);
+	}
+	return bad;
+}
+
 static void
 test_resume(void)
 {
 	PaAgentSpec spec;
 	Checkpoint	cps[MAX_CHECKPOINTS];
 	int			ncps = 0;
-	int			i;
-	int			bad = 0;
+	int			bad;
 	json_t	   *reference;
 	json_t	   *reloaded;
 	json_t	   *tm;
@@ -1224,7 +1507,7 @@ test_resume(void)
 	spec.finish_when_recorded = false;
 
 	/* the run as the server drives it: in memory, never reloaded */
-	reference = drive(&spec, pa_sm_start(&spec, "Ticket 28."), 0, cps, &ncps, false);
+	reference = drive(&spec, &plain_script, pa_sm_start(&spec, "Ticket 28."), 0, cps, &ncps, false);
 	CHECK(streq(sget(reference, "status"), "succeeded") && iget(reference, "steps") == 4 &&
 		  iget(reference, "repairs") == 1 && streq(sget(reference, "plan"), "Look up, then record."),
 		  "resume: the reference run succeeds after plan, tools + repair, records, end_turn");
@@ -1239,37 +1522,52 @@ test_resume(void)
 		  "resume: the reference run recorded the ticket and the note");
 
 	/* the same run reloaded from JSON text after every transition */
-	reloaded = drive(&spec, pa_sm_start(&spec, "Ticket 28."), 0, NULL, NULL, true);
+	reloaded = drive(&spec, &plain_script, pa_sm_start(&spec, "Ticket 28."), 0, NULL, NULL, true);
 	CHECK(json_equal(reloaded, reference),
 		  "resume: reloading the state after every transition changes nothing");
 	json_decref(reloaded);
 
 	/* and restarted from each checkpoint */
 	CHECK(ncps == 14, "resume: %d checkpoints taken (start, then before and after each of 6 transitions, end)", ncps);
-	for (i = 0; i < ncps; i++)
-	{
-		json_error_t err;
-		json_t	   *state = json_loads(cps[i].text, 0, &err);
-		json_t	   *final;
-
-		if (state == NULL)
-		{
-			bad++;
-			printf("    checkpoint %d does not parse: %s\n", i, err.text);
-			continue;
-		}
-		final = drive(&spec, state, cps[i].pos, NULL, NULL, false);
-		if (!json_equal(final, reference))
-		{
-			bad++;
-			printf("    resumed from checkpoint %d, a different final state\n", i);
-		}
-		json_decref(final);
-	}
+	bad = resume_from_each(&spec, &plain_script, cps, ncps, reference);
 	CHECK(bad == 0, "resume: from each of the %d checkpoints the run ends in the reference state", ncps);
 
-	for (i = 0; i < ncps; i++)
-		free(cps[i].text);
+	json_decref(reference);
+}
+
+static void
+test_resume_evidence(void)
+{
+	PaAgentSpec spec;
+	Checkpoint	cps[MAX_CHECKPOINTS];
+	int			ncps = 0;
+	int			bad;
+	json_t	   *reference;
+	json_t	   *reloaded;
+
+	spec_init_evidence(&spec, true);
+	spec.finish_when_recorded = false;
+	spec.max_steps = 3;
+
+	reference = drive(&spec, &evidence_script, pa_sm_start(&spec, "Ticket 37."), 0, cps, &ncps, false);
+	CHECK(streq(sget(reference, "status"), "succeeded") && iget(reference, "steps") == 3 &&
+		  iget(reference, "repairs") == 2 && json_object_get(reference, "error") == NULL,
+		  "resume evidence: the reference run succeeds at max_steps after 2 repairs (broken call, unknown event)");
+	CHECK(equals(json_object_get(reference, "recorded"), "{'ticket':[" VALID_TICKET "],'note':[{'text':'called'}]}") &&
+		  equals(json_object_get(reference, "evidence"), "{'ticket':[[3,5]],'note':[[8]]}"),
+		  "resume evidence: the reference run recorded the objects and their ids");
+	CHECK(json_array_size(json_object_get(reference, "pending")) == 0,
+		  "resume evidence: the last step's tool call was dropped, not run");
+	CHECK(ncps == 12, "resume evidence: %d checkpoints taken (start, before and after 5 transitions, end)", ncps);
+
+	reloaded = drive(&spec, &evidence_script, pa_sm_start(&spec, "Ticket 37."), 0, NULL, NULL, true);
+	CHECK(json_equal(reloaded, reference),
+		  "resume evidence: reloading the state after every transition changes nothing");
+	json_decref(reloaded);
+
+	bad = resume_from_each(&spec, &evidence_script, cps, ncps, reference);
+	CHECK(bad == 0, "resume evidence: from each of the %d checkpoints the run ends in the reference state", ncps);
+
 	json_decref(reference);
 }
 
@@ -1285,11 +1583,17 @@ main(void)
 	test_user_tool_invalid_args();
 	test_user_tools_in_call_order();
 	test_arguments_error();
+	test_arguments_error_repairs();
+	test_evidence();
+	test_evidence_unknown_ids();
+	test_evidence_no_event_ids();
 	test_reminder();
 	test_stops();
 	test_max_steps();
+	test_last_step_tools();
 	test_planning();
 	test_resume();
+	test_resume_evidence();
 	teardown();
 
 	printf("%d passed, %d failed\n", passed, failed);

@@ -1,0 +1,112 @@
+# Runtime depth: HTTP tools (secrets, HMAC), customer memory across runs,
+# transcripts over the context budget read through the built-in tools,
+# evidence checked against the conversation, the cost ceiling, and the
+# analytics view checked against the ledger.
+. test/lib/tap.sh
+DB=pa_it_depth
+q "DROP DATABASE IF EXISTS $DB" >/dev/null; q "CREATE DATABASE $DB" >/dev/null
+setup=$(psql -X -q -v ON_ERROR_STOP=1 -d $DB 2>&1 <<SQL
+CREATE EXTENSION procedural_agent;
+SELECT pa_create_provider('oa', 'openai', base_url => '$PA_MODEL_URL/v1', api_key => '$PA_MODEL_KEY');
+SELECT pa_create_provider('an', 'anthropic', base_url => '$PA_MODEL_URL', api_key => '$PA_MODEL_KEY');
+SELECT pa_create_model('oa', 'gpt-test', input_price => 2, output_price => 8);
+SELECT pa_create_model('an', 'claude-test', input_price => 3, output_price => 15);
+INSERT INTO pa.customers (external_id, name, context) VALUES ('cust-1', 'Ada', '{"tier": "gold"}');
+INSERT INTO pa.conversations (external_id, customer_id, channel) VALUES ('conv-M1', 1, 'chat'), ('conv-M2', 1, 'chat'), ('conv-L', NULL, 'voice');
+INSERT INTO pa.events (conversation_id, kind, role, content) VALUES
+  (1, 'message', 'customer', 'Please always call me Ada, and I prefer email.'),
+  (2, 'message', 'customer', 'Hello again.');
+INSERT INTO pa.events (conversation_id, kind, role, content)
+SELECT 3, 'message', CASE WHEN i % 2 = 0 THEN 'customer' ELSE 'agent' END,
+       CASE WHEN i = 2500 THEN 'The magic refund code is ZEBRA-77.' ELSE 'filler message number ' || i END
+  FROM generate_series(1, 5000) i;
+SELECT pa_create_tool('notify_ops', 'http', url => '$PA_MODEL_URL/hooks/slack',
+  parameters => '{"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}',
+  headers => '{"X-Team": "ops"}', secret_headers => '{"Authorization": "Bearer hook-SECRET-9"}',
+  hmac_secret => 'whsec-SECRET-5');
+SELECT pa_create_agent('notifier', 'Notify the ops team.', 'oa', 'gpt-test',
+  '{"done": {"schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}', tools => '{notify_ops}', planning => 'none');
+SELECT pa_create_agent('memo', 'Remember the customer preferences.', 'an', 'claude-test',
+  '{"note": {"schema": {"type": "object", "properties": {"text": {"type": "string"}}}}}', planning => 'none');
+SELECT pa_create_agent('reader', 'Find the refund code.', 'oa', 'gpt-test',
+  '{"code": {"schema": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}, "evidence": true}}',
+  planning => 'none', context_budget => 5000, max_repairs => 2);
+SELECT pa_create_agent('pricey', 'Think a lot.', 'oa', 'gpt-test',
+  '{"r": {"schema": {"type": "object"}}}', planning => 'none', max_cost_usd => 0.05, max_output_tokens => 1000);
+SQL
+)
+rc=$?; [ $rc -eq 0 ] || echo "$setup"
+ok "fixture: tools, agents, a 5,000-event conversation" test $rc -eq 0
+inv() { q "SELECT pa_invoke($1)" -d $DB; }
+jq_() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
+
+# HTTP tool: the receiver gets the body, headers, secret header and a verifiable signature.
+ms_scenario '{"rules":[{"match":{"contains":"Notify the ops"},"responses":[
+  {"tool_calls":[{"name":"notify_ops","arguments":{"text":"Order 42 needs a refund"}}]},
+  {"tool_calls":[{"name":"record_done","arguments":{"ok":true}}]}]}]}'
+r=$(inv "'notifier', 1")
+is "http tool: the run succeeds" "$(jq_ "$r" "d['status']")" "succeeded"
+hook="[x for x in d if x['path'].startswith('/hooks/')][0]"
+is "http tool: the receiver got the arguments as JSON" "$(ms_py "$hook['body']")" "{'text': 'Order 42 needs a refund'}"
+is "http tool: with the tool's headers and secret headers" "$(ms_py "$hook['headers']['x-team'] + ' ' + $hook['headers']['authorization']")" "ops Bearer hook-SECRET-9"
+expected_sig=$(/usr/bin/python3 -c "import hmac,hashlib; print('sha256=' + hmac.new(b'whsec-SECRET-5', b'{\"text\":\"Order 42 needs a refund\"}', hashlib.sha256).hexdigest())")
+is "http tool: X-PA-Signature is the HMAC-SHA256 of the body" "$(ms_py "$hook['headers']['x-pa-signature']")" "$expected_sig"
+like "http tool: the model gets the receiver's answer" "$(ms_py "[m for m in d[-1]['body']['messages'] if m['role']=='tool'][0]['content']")" '^HTTP 200'
+is "http tool: no secret reached the model" "$(ms_py "sum(1 for x in d if x['provider'] and ('SECRET' in json.dumps(x['body'])))")" "0"
+is "http tool: no secret reached the ledger" \
+   "$(q "SELECT count(*) FROM (SELECT row_to_json(r)::text t FROM pa.runs r UNION ALL SELECT row_to_json(s)::text FROM pa.run_steps s) x WHERE t LIKE '%SECRET%'" -d $DB)" "0"
+
+# Customer memory: remember in one run, recall in the next (committed with the run).
+ms_scenario '{"rules":[{"match":{"contains":"conv-M1"},"responses":[
+  {"tool_calls":[{"name":"remember","arguments":{"key":"contact","value":{"channel":"email","name":"Ada"}}}]},
+  {"tool_calls":[{"name":"record_note","arguments":{"text":"prefers email"}}]}]},
+ {"match":{"contains":"conv-M2"},"responses":[
+  {"tool_calls":[{"name":"recall","arguments":{"key":"contact"}}]},
+  {"tool_calls":[{"name":"record_note","arguments":{"text":"email Ada"}}]}]}]}'
+r=$(inv "'memo', 1")
+is "memory: the first run succeeds" "$(jq_ "$r" "d['status']")" "succeeded"
+is "memory: written with the run" "$(q "SELECT value->>'channel' || ' ' || (updated_by_run = $(jq_ "$r" "d['run_id']")) FROM pa.customer_memory WHERE key = 'contact'" -d $DB)" "email true"
+r=$(inv "'memo', 2")
+is "memory: the second run recalls it" "$(ms_py "[b for b in d[-1]['body']['messages'][-1]['content'] if b['type']=='tool_result'][0]['content']")" '{"name": "Ada", "channel": "email"}'
+like "memory: the prompt carries the customer's memory and context" "$(ms_py "d[-2]['body']['messages'][0]['content'][0]['text']")" 'contact.*email'
+ms_scenario '{"rules":[{"match":{"contains":"conv-M1"},"responses":[
+  {"tool_calls":[{"name":"remember","arguments":{"key":"contact","value":"phone"}}]},{"refusal":"no","stop":"refusal"}]}]}'
+r=$(inv "'memo', 1")
+is "memory: a failed run remembers nothing" "$(jq_ "$r" "d['status']") $(q "SELECT value->>'channel' FROM pa.customer_memory WHERE key = 'contact'" -d $DB)" "failed email"
+
+# A 5,000-event transcript over the budget: head + tail + marker, read_events/search_events reach the rest.
+ms_scenario '{"rules":[{"match":{"contains":"conv-L"},"responses":[
+  {"tool_calls":[{"name":"search_events","arguments":{"query":"refund code"}}]},
+  {"tool_calls":[{"name":"read_events","arguments":{"from_seq":2499,"to_seq":2501}}]},
+  {"tool_calls":[{"name":"record_code","arguments":{"object":{"code":"ZEBRA-77"},"evidence":[99999]}}]},
+  {"tool_calls":[{"name":"record_code","arguments":{"object":{"code":"ZEBRA-77"},"evidence":[2502]}}]}]}]}'
+r=$(inv "'reader', 3")
+is "long transcript: the run succeeds" "$(jq_ "$r" "d['status'] + ' ' + d['outputs']['code']['code']")" "succeeded ZEBRA-77"
+first="d[0]['body']['messages'][1]['content']"
+ok "long transcript: the prompt stays within the budget (~20,000 bytes)" test "$(ms_py "len($first)")" -lt 21000
+like "long transcript: an explicit marker names what was left out" "$(ms_py "$first")" 'events left out here.*read_events'
+unlike "long transcript: the middle is not in the prompt" "$(ms_py "$first")" 'ZEBRA'
+is "long transcript: read_events and search_events are offered" "$(ms_py "sorted(t['function']['name'] for t in d[0]['body']['tools'])")" "['read_events', 'record_code', 'search_events']"
+like "long transcript: search_events finds the event" "$(ms_py "d[1]['body']['messages'][-1]['content']")" '"seq": 2500.*ZEBRA-77'
+like "long transcript: read_events returns the range" "$(ms_py "d[2]['body']['messages'][-1]['content']")" '"seq": 2499.*"seq": 2500.*"seq": 2501'
+like "evidence: an id that is not an event of this conversation is rejected" "$(ms_py "d[3]['body']['messages'][-1]['content']")" 'at /evidence/0: event #99999 is not an event of this conversation'
+is "evidence: the repaired object is stored with its evidence" "$(q "SELECT value->>'code' || ' ' || evidence::text FROM pa.outputs WHERE name = 'code'" -d $DB)" "ZEBRA-77 {2502}"
+is "evidence: the record tool asks for the object and its evidence" "$(ms_py "[t['function']['parameters']['required'] for t in d[0]['body']['tools'] if t['function']['name']=='record_code'][0]")" "['object', 'evidence']"
+
+# Cost ceiling: stop before a call that could go past max_cost_usd; what was spent is recorded.
+ms_scenario '{"rules":[{"match":{"contains":"Think a lot"},"responses":[
+  {"tool_calls":[{"name":"record_r","arguments":{"x":1}}],"usage":{"input_tokens":20000,"output_tokens":800}}],"repeat_last":true}]}'
+q "SELECT pa_alter_agent('pricey', finish_when_recorded => false)" -d $DB >/dev/null
+r=$(inv "'pricey', 1")
+is "cost ceiling: the run stops, failed, with the reason" "$(jq_ "$r" "d['status'] + ' ' + d['error']['code']")" "failed cost_ceiling"
+like "cost ceiling: the message says what the next call could cost" "$(jq_ "$r" "d['error']['message']")" 'could cost up to .* past max_cost_usd \$0.050000 \(spent so far: \$0.046400\)'
+is "cost ceiling: the spend is recorded and under the ceiling" "$(q "SELECT cost_usd::numeric(10,6) || ' ' || (cost_usd <= 0.05) FROM pa.runs WHERE id = $(jq_ "$r" "d['run_id']")" -d $DB)" "0.046400 true"
+is "cost ceiling: only one model call was made" "$(ms_py "len(d)")" "1"
+
+# Analytics: the view's figures match the ledger.
+view=$(q "SELECT agent || ':' || version || ':' || runs || ':' || succeeded || ':' || failed || ':' || input_tokens || ':' || round(cost_usd, 6) FROM pa.agent_version_stats WHERE agent = 'memo'" -d $DB)
+ledger=$(q "SELECT 'memo:1:' || count(*) || ':' || count(*) FILTER (WHERE status = 'succeeded') || ':' || count(*) FILTER (WHERE status = 'failed') || ':' || sum(input_tokens) || ':' || round(sum(cost_usd), 6) FROM pa.runs r JOIN pa.agents a ON a.id = r.agent_id WHERE a.name = 'memo'" -d $DB)
+is "analytics: runs by status, tokens and cost match the ledger" "$view" "$ledger"
+is "analytics: durations are there" "$(q "SELECT p50_seconds > 0 AND p95_seconds >= p50_seconds FROM pa.agent_version_stats WHERE agent = 'memo'" -d $DB)" "t"
+q "DROP DATABASE $DB" >/dev/null
+finish
