@@ -171,7 +171,8 @@ check_evidence(const PaAgentSpec *spec, json_t *ids, json_t *errors)
 
 	json_array_foreach(ids, i, v)
 	{
-		long long	id = (long long) json_integer_value(v);
+		/* 5.0 is an integer for the schema: read any number */
+		long long	id = (long long) json_number_value(v);
 		char		path[64];
 		char		msg[160];
 
@@ -276,8 +277,13 @@ handle_tool_call(const PaAgentSpec *spec, json_t *state, json_t *call)
 					  name, json_string_value(json_object_get(call, "arguments_error")));
 		answer(state, id, b.data, true);
 		/* a broken record_ call is an invalid output like any other */
-		if (find_output(spec, name) != NULL)
+		if ((out = find_output(spec, name)) != NULL)
 		{
+			json_object_set_new(state, "last_invalid",
+								json_pack("{s:s, s:[{s:s, s:s, s:s}], s:O?}", "output", out->name,
+										  "errors", "path", "", "keyword", "arguments",
+										  "message", json_string_value(json_object_get(call, "arguments_error")),
+										  "attempt", json_object_get(call, "arguments_raw")));
 			bump(state, "repairs");
 			if (get_int(state, "repairs") > spec->max_repairs)
 				pa_sm_fail(state, "invalid_output",
@@ -463,9 +469,18 @@ pa_sm_next(const PaAgentSpec *spec, json_t *state, PaModelRequest *req)
 	if (strcmp(json_string_value(json_object_get(state, "status")), "running") != 0)
 		return PA_SM_DONE;
 	/* Tools whose results no model call could read are not run. */
-	if (json_array_size(pa_sm_pending(state)) > 0 && get_int(state, "steps") < spec->max_steps)
-		return PA_SM_RUN_TOOLS;
-	json_array_clear(pa_sm_pending(state));
+	if (json_array_size(pa_sm_pending(state)) > 0)
+	{
+		size_t		i;
+		json_t	   *c;
+
+		if (get_int(state, "steps") < spec->max_steps)
+			return PA_SM_RUN_TOOLS;
+		json_array_foreach(pa_sm_pending(state), i, c)
+			answer(state, json_string_value(json_object_get(c, "id")),
+				   "Not run: the run has no steps left.", true);
+		json_array_clear(pa_sm_pending(state));
+	}
 
 	if (json_array_size(json_object_get(state, "turn")) > 0)
 	{
