@@ -38,7 +38,11 @@ OBJS = \
 	src/builtin_tools.o \
 	src/model_call.o \
 	src/run.o \
-	src/invoke.o
+	src/invoke.o \
+	src/progress.o \
+	src/sse.o \
+	src/stream_openai.o \
+	src/stream_anthropic.o
 
 # The install script is assembled from sql/install/*.sql (one concern per
 # file); upgrade scripts sql/$(EXTENSION)--A--B.sql are shipped as they are.

@@ -17,6 +17,8 @@ int			pa_tool_max_rows = 100;
 int			pa_tool_max_result_bytes = 65536;
 int			pa_max_response_bytes = 8 * 1024 * 1024;
 int			pa_max_agent_depth = 3;
+int			pa_stream_min_output_tokens = 8192;
+int			pa_stream_idle_timeout_s = 60;
 
 void
 pa_define_settings(void)
@@ -68,6 +70,22 @@ pa_define_settings(void)
 							&pa_max_agent_depth,
 							3, 1, 10,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.stream_min_output_tokens",
+							"Model calls allowed this many output tokens or more are streamed (SSE).",
+							"Calls with extended thinking always stream; -1 never streams.",
+							&pa_stream_min_output_tokens,
+							8192, -1, 10000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.stream_idle_timeout",
+							"A streamed call that receives nothing for this long is abandoned.",
+							"Providers send keep-alive events while a model thinks, so silence means a stalled stream.",
+							&pa_stream_idle_timeout_s,
+							60, 1, 3600,
+							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("procedural_agent");

@@ -17,6 +17,10 @@ typedef struct Transfer
 {
 	PaHttpResponse *resp;
 	size_t		max_bytes;
+	const PaHttpRequest *req;
+	CURL	   *easy;
+	char	   *stream_error;	/* malloc'd, from on_data */
+	instr_time	last_activity;	/* when bytes last arrived */
 } Transfer;
 
 static CURLM *
@@ -42,7 +46,15 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	Transfer   *t = (Transfer *) arg;
 	size_t		n = size * nmemb;
+	long		status = 0;
 
+	INSTR_TIME_SET_CURRENT(t->last_activity);
+	if (t->req->on_data)
+	{
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300)
+			return t->req->on_data(t->req->arg, data, n, &t->stream_error) ? n : 0;
+	}
 	if (t->resp->body.len + n > t->max_bytes)
 	{
 		t->resp->truncated = true;
@@ -134,6 +146,8 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 	resp->retry_after_s = -1;
 	t.resp = resp;
 	t.max_bytes = req->max_response_bytes;
+	t.req = req;
+	t.stream_error = NULL;
 	errbuf[0] = '\0';
 
 	easy = curl_easy_init();
@@ -141,6 +155,7 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
+	t.easy = easy;
 
 	INSTR_TIME_SET_CURRENT(start);
 	PG_TRY();
@@ -157,11 +172,6 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 		SETOPT(easy, CURLOPT_HTTPHEADER, req->headers);
 		SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
 		SETOPT(easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-		if (req->low_speed_time_s > 0)
-		{
-			SETOPT(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-			SETOPT(easy, CURLOPT_LOW_SPEED_TIME, req->low_speed_time_s);
-		}
 		SETOPT(easy, CURLOPT_WRITEFUNCTION, on_body);
 		SETOPT(easy, CURLOPT_WRITEDATA, &t);
 		SETOPT(easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -178,6 +188,7 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not add a transfer to the libcurl multi handle")));
 		added = true;
+		t.last_activity = start;
 
 		while (running)
 		{
@@ -196,6 +207,27 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 						(errcode(ERRCODE_INTERNAL_ERROR),
 						 errmsg("libcurl multi poll failed: %s", curl_multi_strerror(mc))));
 			CHECK_FOR_INTERRUPTS();
+			if (req->on_tick)
+				req->on_tick(req->arg);
+
+			/*
+			 * Our own idle timeout: libcurl's low-speed limit averages over
+			 * several seconds, so a stalled stream would linger.
+			 */
+			if (req->idle_timeout_ms > 0)
+			{
+				instr_time	idle;
+
+				INSTR_TIME_SET_CURRENT(idle);
+				INSTR_TIME_SUBTRACT(idle, t.last_activity);
+				if (INSTR_TIME_GET_MILLISEC(idle) > req->idle_timeout_ms)
+				{
+					resp->timed_out = true;
+					resp->error = psprintf("nothing received for %ld ms: the stream stalled",
+										   req->idle_timeout_ms);
+					break;
+				}
+			}
 		}
 
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
@@ -203,9 +235,11 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 				result = msg->data.result;
 
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
-		if (result != CURLE_OK)
+		if (resp->error == NULL && result != CURLE_OK)
 		{
-			if (result == CURLE_WRITE_ERROR && resp->truncated)
+			if (result == CURLE_WRITE_ERROR && t.stream_error)
+				resp->error = pstrdup(t.stream_error);
+			else if (result == CURLE_WRITE_ERROR && resp->truncated)
 				resp->error = psprintf("response larger than %zu bytes", req->max_response_bytes);
 			else
 			{
@@ -220,6 +254,7 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 		if (added)
 			curl_multi_remove_handle(multi, easy);
 		curl_easy_cleanup(easy);
+		free(t.stream_error);
 	}
 	PG_END_TRY();
 

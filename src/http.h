@@ -23,8 +23,19 @@ typedef struct PaHttpRequest
 	struct curl_slist *headers; /* including credentials; never logged */
 	long		connect_timeout_ms;
 	long		timeout_ms;		/* whole transfer */
-	long		low_speed_time_s;	/* abort when < 1 byte/s for this long; 0 = off */
+	long		idle_timeout_ms;	/* give up when nothing arrives for this long; 0 = off */
 	size_t		max_response_bytes;
+
+	/*
+	 * Streaming: when on_data is set, a 2xx body goes to it as it arrives
+	 * instead of into resp->body (error bodies are still collected). It
+	 * runs inside libcurl, so it must not raise: it returns false and sets
+	 * *stream_error to stop the transfer. on_tick runs between waits (at
+	 * least every 100 ms), outside libcurl, and may do anything.
+	 */
+	bool		(*on_data) (void *arg, const char *data, size_t len, char **stream_error);
+	void		(*on_tick) (void *arg);
+	void	   *arg;
 } PaHttpRequest;
 
 typedef struct PaHttpResponse

@@ -12,6 +12,8 @@
 
 #include "jsonb_jansson.h"
 #include "ledger.h"
+#include "progress.h"
+#include "stream.h"
 #include "procedural_agent.h"
 #include "run.h"
 
@@ -97,6 +99,85 @@ retryable(const PaHttpResponse *r)
 		r->status == 503 || r->status == 504 || r->status == 529;
 }
 
+/* Streaming: the body goes to the SSE reader as it arrives. */
+static bool
+stream_data(void *arg, const char *data, size_t len, char **stream_error)
+{
+	return pa_stream_feed((PaStream *) arg, data, len, stream_error) == 0;
+}
+
+/* Between waits: publish how far the call has got. */
+static void
+stream_tick(void *arg)
+{
+	PaStreamProgress p;
+
+	pa_stream_progress((PaStream *) arg, &p);
+	pa_progress_update(p.bytes, p.events, p.output_tokens, p.thinking_chars, p.tokens_reported);
+}
+
+/*
+ * Long calls stream: a model thinking for minutes then keeps the
+ * connection busy (proxies and load balancers drop idle ones), and its
+ * progress is visible while it runs.
+ */
+static bool
+should_stream(const PaModelRequest *req)
+{
+	if (pa_stream_min_output_tokens < 0)
+		return false;
+	return req->max_output_tokens >= pa_stream_min_output_tokens || req->thinking_budget > 0;
+}
+
+/* One POST of the request; the neutral response, or NULL and *failure. */
+static json_t *
+post_once(RunContext *rc, PaHttpRequest *hr, PaHttpResponse *resp, bool stream, char **failure)
+{
+	bool		openai = strcmp(rc->kind, "openai") == 0;
+	PaStream   *volatile ps = NULL;
+	json_t	   *response = NULL;
+	char	   *err = NULL;
+
+	if (stream)
+	{
+		ps = pa_stream_new(rc->kind, (size_t) pa_max_response_bytes);
+		if (ps == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory for a response stream")));
+		hr->on_data = stream_data;
+		hr->on_tick = stream_tick;
+		hr->arg = ps;
+		hr->idle_timeout_ms = pa_stream_idle_timeout_s * 1000L;
+	}
+	PG_TRY();
+	{
+		pa_http_post(hr, resp);
+		if (resp->error == NULL && resp->status >= 200 && resp->status < 300)
+		{
+			if (stream)
+				response = pa_stream_finish(ps, &err);
+			else
+				response = openai ? pa_openai_parse_response(resp->body.data, resp->body.len, &err)
+					: pa_anthropic_parse_response(resp->body.data, resp->body.len, &err);
+			if (response == NULL)
+				*failure = psprintf("invalid response from the model: %s", pa_take_string(err));
+		}
+		else if (resp->error)
+			*failure = psprintf("model call failed: %s", resp->error);
+		else
+			*failure = pa_take_string(openai ? pa_openai_error_message(resp->status, resp->body.data, resp->body.len)
+									  : pa_anthropic_error_message(resp->status, resp->body.data, resp->body.len));
+	}
+	PG_FINALLY();
+	{
+		if (ps)
+			pa_stream_free(ps);
+	}
+	PG_END_TRY();
+	return response;
+}
+
 /* One model call (with retries); false and the run failed on error. */
 bool
 pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
@@ -104,17 +185,20 @@ pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
 	json_t	   *provider = json_object_get(rc->def, "provider");
 	json_t	   *options = json_object_get(provider, "options");
 	bool		openai = strcmp(rc->kind, "openai") == 0;
+	bool		stream;
 	char	   *err = NULL;
-	char	   *body = openai ? pa_openai_build_request(req, &err) : pa_anthropic_build_request(req, &err);
+	char	   *body;
 	int			max_retries = json_is_integer(json_object_get(options, "max_retries")) ?
 		(int) json_integer_value(json_object_get(options, "max_retries")) : 2;
 	PaHttpRequest hr = {0};
-	PaHttpResponse resp;
-	json_t	   *response = NULL;
+	PaHttpResponse resp = {0};
+	json_t	   *volatile response = NULL;
 	json_t	   *summary;
-	int			attempt;
+	volatile int attempt;
 	char	   *failure = NULL;
 
+	req->stream = stream = should_stream(req);
+	body = openai ? pa_openai_build_request(req, &err) : pa_anthropic_build_request(req, &err);
 	if (body == NULL)
 	{
 		pa_sm_fail(state, "request_error", pa_take_string(err), NULL);
@@ -128,76 +212,71 @@ pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
 	hr.url = psprintf("%s%s", json_string_value(json_object_get(provider, "base_url")),
 					  openai ? "/chat/completions" : "/v1/messages");
 	hr.body = body;
-	hr.headers = pa_http_header(NULL, "Content-Type", "application/json");
-	if (openai)
-	{
-		if (rc->api_key)
-			hr.headers = pa_http_header(hr.headers, "Authorization", psprintf("Bearer %s", rc->api_key));
-	}
-	else
-	{
-		const char *version = json_string_value(json_object_get(options, "anthropic_version"));
-
-		if (rc->api_key)
-			hr.headers = pa_http_header(hr.headers, "x-api-key", rc->api_key);
-		hr.headers = pa_http_header(hr.headers, "anthropic-version", version ? version : "2023-06-01");
-	}
 	hr.connect_timeout_ms = json_is_integer(json_object_get(options, "connect_timeout_ms")) ?
 		(long) json_integer_value(json_object_get(options, "connect_timeout_ms")) : 10000;
-	hr.low_speed_time_s = 0;
 	hr.max_response_bytes = (size_t) pa_max_response_bytes;
-
-	summary = json_pack("{s:s, s:i, s:I}", "model", req->model,
+	summary = json_pack("{s:s, s:i, s:I, s:b}", "model", req->model,
 						"messages", (int) json_array_size(req->messages),
-						"tools", (json_int_t) json_array_size(req->tools));
-	for (attempt = 0;; attempt++)
+						"tools", (json_int_t) json_array_size(req->tools), "stream", stream);
+
+	pa_progress_begin(rc->run_id, rc->owner, rc->agent_name, req->model, stream);
+	PG_TRY();
 	{
-		long		left = pa_run_remaining_ms(rc);
-		long		provider_timeout = json_is_integer(json_object_get(options, "timeout_ms")) ?
-			(long) json_integer_value(json_object_get(options, "timeout_ms")) : 600000;
-
-		if (left <= 0)
+		hr.headers = pa_http_header(NULL, "Content-Type", "application/json");
+		if (openai)
 		{
-			failure = pstrdup("the run's deadline passed");
-			pa_sm_fail(state, "timeout", failure, NULL);
-			break;
+			if (rc->api_key)
+				hr.headers = pa_http_header(hr.headers, "Authorization", psprintf("Bearer %s", rc->api_key));
 		}
-		hr.timeout_ms = Min(left, provider_timeout);
-		pa_http_post(&hr, &resp);
-		if (resp.error == NULL && resp.status >= 200 && resp.status < 300)
-		{
-			response = openai ? pa_openai_parse_response(resp.body.data, resp.body.len, &err)
-				: pa_anthropic_parse_response(resp.body.data, resp.body.len, &err);
-			if (response == NULL)
-				failure = psprintf("invalid response from the model: %s", pa_take_string(err));
-		}
-		else if (resp.error)
-			failure = psprintf("model call failed: %s", resp.error);
 		else
-			failure = pa_take_string(openai ? pa_openai_error_message(resp.status, resp.body.data, resp.body.len)
-								  : pa_anthropic_error_message(resp.status, resp.body.data, resp.body.len));
-
-		if (response != NULL)
-			break;
-		if (attempt < max_retries && retryable(&resp))
 		{
-			long		wait = resp.retry_after_s >= 0 ? (long) (resp.retry_after_s * 1000)
-				: 500L << attempt;
+			const char *version = json_string_value(json_object_get(options, "anthropic_version"));
 
-			pa_ledger_step(rc->run_id, ++rc->ledger_steps,
-						   "model", "retry", false, resp.elapsed_ms, resp.status, NULL, 0, summary, NULL, failure);
-			if (wait < pa_run_remaining_ms(rc))
-			{
-				pause_ms(wait);
-				failure = NULL;
-				continue;
-			}
+			if (rc->api_key)
+				hr.headers = pa_http_header(hr.headers, "x-api-key", rc->api_key);
+			hr.headers = pa_http_header(hr.headers, "anthropic-version", version ? version : "2023-06-01");
 		}
-		pa_sm_fail(state, resp.timed_out ? "timeout" : "model_error", failure, NULL);
-		break;
+		for (attempt = 0;; attempt++)
+		{
+			long		left = pa_run_remaining_ms(rc);
+			long		provider_timeout = json_is_integer(json_object_get(options, "timeout_ms")) ?
+				(long) json_integer_value(json_object_get(options, "timeout_ms")) : 600000;
+
+			if (left <= 0)
+			{
+				failure = pstrdup("the run's deadline passed");
+				pa_sm_fail(state, "timeout", failure, NULL);
+				break;
+			}
+			hr.timeout_ms = Min(left, provider_timeout);
+			failure = NULL;
+			response = post_once(rc, &hr, &resp, stream, &failure);
+			if (response != NULL)
+				break;
+			if (attempt < max_retries && retryable(&resp))
+			{
+				long		wait = resp.retry_after_s >= 0 ? (long) (resp.retry_after_s * 1000)
+					: 500L << attempt;
+
+				pa_ledger_step(rc->run_id, ++rc->ledger_steps, "model", "retry", false, resp.elapsed_ms,
+							   resp.status, NULL, 0, summary, NULL, failure);
+				if (wait < pa_run_remaining_ms(rc))
+				{
+					pause_ms(wait);
+					continue;
+				}
+			}
+			pa_sm_fail(state, resp.timed_out ? "timeout" : "model_error", failure, NULL);
+			break;
+		}
 	}
-	curl_slist_free_all(hr.headers);
-	free(body);
+	PG_FINALLY();
+	{
+		pa_progress_end();
+		curl_slist_free_all(hr.headers);
+		free(body);
+	}
+	PG_END_TRY();
 
 	if (response)
 	{

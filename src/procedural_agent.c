@@ -10,6 +10,7 @@
 #include "pg_prelude.h"
 
 #include "procedural_agent.h"
+#include "progress.h"
 
 PG_MODULE_MAGIC;
 
@@ -22,6 +23,8 @@ _PG_init(void)
 {
 	pa_loaded_at_startup = process_shared_preload_libraries_in_progress;
 	pa_define_settings();
+	if (pa_loaded_at_startup)
+		pa_progress_shmem_init();
 }
 
 /*

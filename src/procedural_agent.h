@@ -13,6 +13,8 @@ extern int	pa_tool_max_rows;
 extern int	pa_tool_max_result_bytes;
 extern int	pa_max_response_bytes;
 extern int	pa_max_agent_depth;
+extern int	pa_stream_min_output_tokens;
+extern int	pa_stream_idle_timeout_s;
 extern void pa_define_settings(void);
 
 /* procedural_agent.c */

@@ -34,6 +34,7 @@ typedef struct RunContext
 	int			depth;			/* nesting of agent tools; 0 at the top */
 	int64		customer_id;	/* -1 = none */
 	long long  *event_ids;		/* the conversation's event ids, ascending */
+	const char *agent_name;
 } RunContext;
 
 /* What to run, from pa_invoke or from an agent tool (nested run). */

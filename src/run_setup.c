@@ -48,6 +48,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 				 errmsg("agent \"%s\" does not exist", req->agent ? req->agent : "(by id)")));
 	j = pa_jsonb_to_json(DatumGetJsonbP(d));
 	agent = pstrdup(json_string_value(json_object_get(j, "name")));
+	rc->agent_name = agent;
 	rc->agent_id = json_integer_value(json_object_get(j, "id"));
 	rc->owner = (Oid) json_integer_value(json_object_get(j, "owner"));
 	if (!json_is_integer(json_object_get(j, "version")))

@@ -164,3 +164,18 @@ SELECT a.name AS agent,
  GROUP BY a.name, r.agent_version;
 COMMENT ON VIEW pa.agent_version_stats IS 'Per agent version: runs by status, success rate, p50/p95 duration, steps, tokens by kind, cost';
 GRANT SELECT ON pa.agent_version_stats TO PUBLIC;
+
+------------------------------------------------------------------------
+-- Live progress of model calls (needs shared_preload_libraries)
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pa_progress(OUT pid integer, OUT run_id bigint, OUT agent text,
+    OUT model text, OUT streaming boolean, OUT started_at timestamptz, OUT seconds double precision,
+    OUT bytes bigint, OUT events bigint, OUT output_tokens bigint, OUT tokens_reported boolean,
+    OUT thinking_chars bigint)
+RETURNS SETOF record LANGUAGE C VOLATILE SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_progress';
+COMMENT ON FUNCTION @extschema@.pa_progress IS 'Model calls in flight: seconds so far, bytes, events and output tokens (streamed), thinking';
+
+CREATE VIEW pa.calls_in_progress AS SELECT * FROM @extschema@.pa_progress();
+COMMENT ON VIEW pa.calls_in_progress IS 'Model calls in flight of the agents the reader may see, with their progress';
+GRANT SELECT ON pa.calls_in_progress TO PUBLIC;

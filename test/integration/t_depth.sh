@@ -103,6 +103,49 @@ like "cost ceiling: the message says what the next call could cost" "$(jq_ "$r" 
 is "cost ceiling: the spend is recorded and under the ceiling" "$(q "SELECT cost_usd::numeric(10,6) || ' ' || (cost_usd <= 0.05) FROM pa.runs WHERE id = $(jq_ "$r" "d['run_id']")" -d $DB)" "0.046400 true"
 is "cost ceiling: only one model call was made" "$(ms_py "len(d)")" "1"
 
+# Streaming: thinking over SSE, signatures round-tripped; a stalled stream; progress while it runs.
+q "SELECT pa_create_provider('an0', 'anthropic', base_url => '$PA_MODEL_URL', api_key => '$PA_MODEL_KEY', options => '{\"max_retries\": 0}');
+   SELECT pa_create_model('an0', 'claude-test', 3, 15);
+   SELECT pa_create_agent('thinker', 'Think, then decide.', 'an0', 'claude-test',
+     '{\"decision\": {\"schema\": {\"type\": \"object\", \"required\": [\"line\"], \"properties\": {\"line\": {\"type\": \"string\"}}}}}',
+     tools => '{}', thinking_budget => 2048, max_output_tokens => 8192, planning => 'none', finish_when_recorded => false)" -d $DB >/dev/null
+ms_scenario '{"rules":[{"match":{"contains":"Think, then decide"},"responses":[
+  {"thinking":"Let me weigh the lines carefully.","tool_calls":[{"name":"record_decision","arguments":{"line":"billing"}}]},
+  {"thinking":"All recorded.","text":"Done."}]}]}'
+r=$(inv "'thinker', 1")
+is "stream: the run succeeds" "$(jq_ "$r" "d['status'] + ' ' + d['outputs']['decision']['line']")" "succeeded billing"
+is "stream: both calls were streamed" "$(ms_py "[x['body'].get('stream') for x in d]")" "[True, True]"
+is "stream: the thinking block and its signature (assembled from deltas) went back unchanged" \
+   "$(ms_py "[b['type'] for b in d[1]['body']['messages'][1]['content']] + [d[1]['body']['messages'][1]['content'][0]['thinking']]")" \
+   "['thinking', 'tool_use', 'Let me weigh the lines carefully.']"
+is "stream: the server verified the signature" "$(ms_py "[x['status'] for x in d]")" "[200, 200]"
+ok "stream: usage came from the stream" test "$(q "SELECT output_tokens FROM pa.runs WHERE id = $(jq_ "$r" "d['run_id']")" -d $DB)" -gt 0
+ms_scenario '{"rules":[{"match":{"contains":"Think, then decide"},"responses":[{"thinking":"hmm","text":"x","fault":"stall","after":3}]}]}'
+start=$(date +%s%N)
+r=$(q "SET procedural_agent.stream_idle_timeout = 1; SELECT pa_invoke('thinker', 1)" -d $DB)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+is "stalled stream: the run fails cleanly as a timeout" "$(jq_ "$r" "d['status'] + ' ' + d['error']['code']")" "failed timeout"
+ok "stalled stream: after the idle timeout, not the run's (took ${ms} ms)" test "$ms" -lt 4000
+ms_scenario '{"rules":[{"match":{"contains":"Think, then decide"},"responses":[
+  {"thinking":"slow thoughts one by one","text":"a b c d e f g h","event_delay_ms":250,
+   "tool_calls":[{"name":"record_decision","arguments":{"line":"tech"}}]},{"text":"Done."}]}]}'
+psql -X -q -d $DB -c "SELECT pa_invoke('thinker', 1)" >/dev/null 2>&1 &
+bg=$!
+seen=""
+for i in $(seq 1 30); do
+    sleep 0.2
+    seen=$(q "SELECT agent || ' ' || streaming || ' ' || (events > 0) || ' ' || (seconds > 0) FROM pa.calls_in_progress LIMIT 1" -d $DB)
+    [ "$seen" = "thinker true true true" ] && break
+done
+wait $bg
+is "progress: a slow stream is visible while it runs (events, seconds)" "$seen" "thinker true true true"
+is "progress: nothing is left in flight afterwards" "$(q "SELECT count(*) FROM pa.calls_in_progress" -d $DB)" "0"
+ms_scenario '{"rules":[{"match":{"contains":"Notify the ops"},"responses":[
+  {"tool_calls":[{"name":"record_done","arguments":{"ok":true}}],"usage":{"input_tokens":10,"output_tokens":3}}]}]}'
+r=$(q "SET procedural_agent.stream_min_output_tokens = 0; SELECT pa_invoke('notifier', 1)" -d $DB)
+is "stream: OpenAI streams too, asking for usage" "$(jq_ "$r" "d['status']") $(ms_py "[d[0]['body'].get('stream'), d[0]['body'].get('stream_options')]")" "succeeded [True, {'include_usage': True}]"
+is "stream: OpenAI usage from the final chunk" "$(jq_ "$r" "d['usage']['input_tokens'], d['usage']['output_tokens']")" "10 3"
+
 # Analytics: the view's figures match the ledger.
 view=$(q "SELECT agent || ':' || version || ':' || runs || ':' || succeeded || ':' || failed || ':' || input_tokens || ':' || round(cost_usd, 6) FROM pa.agent_version_stats WHERE agent = 'memo'" -d $DB)
 ledger=$(q "SELECT 'memo:1:' || count(*) || ':' || count(*) FILTER (WHERE status = 'succeeded') || ':' || count(*) FILTER (WHERE status = 'failed') || ':' || sum(input_tokens) || ':' || round(sum(cost_usd), 6) FROM pa.runs r JOIN pa.agents a ON a.id = r.agent_id WHERE a.name = 'memo'" -d $DB)

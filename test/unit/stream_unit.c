@@ -198,12 +198,14 @@ body_parse(const char *provider, const char *fixture)
 
 /*
  * The stream's result equals the non-streamed parse of body, fed at once,
- * byte by byte, cut in two at every offset, and with CRLF line ends.
- * Returns the streamed response.
+ * byte by byte, with CRLF line ends and, with "cuts", cut in two at every
+ * offset (byte by byte crosses every boundary too, but with one decoder
+ * state; the cuts start afresh each time, at a cost under valgrind, so
+ * the richest streams only). Returns the streamed response.
  */
 static json_t *
 stream_vs_body(const char *provider, const char *const *events, const char *body,
-			   const char *name)
+			   bool cuts, const char *name)
 {
 	bool		named = strcmp(provider, "anthropic") == 0;
 	char	   *text = sse_text(events, named, "\n");
@@ -229,7 +231,7 @@ stream_vs_body(const char *provider, const char *const *events, const char *body
 	json_decref(r);
 	free(err);
 
-	for (k = 0; k <= len && all; k++)
+	for (k = 0; k <= len && all && cuts; k++)
 	{
 		PaStream   *s = feed_cut(provider, text, len, &k, 1, &err);
 
@@ -242,7 +244,8 @@ stream_vs_body(const char *provider, const char *const *events, const char *body
 		pa_stream_free(s);
 	}
 	snprintf(desc, sizeof(desc), "%s: cut in two at each of %zu offsets", name, len + 1);
-	CHECK(all, desc);
+	if (cuts)
+		CHECK(all, desc);
 
 	r = stream_parse(provider, crlf, strlen(crlf), 7, &err);
 	snprintf(desc, sizeof(desc), "%s: CRLF line ends", name);
@@ -299,8 +302,9 @@ collect(void *arg, const char *event, const char *data, size_t len, char **errms
 }
 
 static json_t *
-decode(const char *text, size_t len, size_t max, size_t step, char **err)
+decode(const char *text, size_t max, size_t step, char **err)
 {
+	size_t		len = strlen(text);
 	json_t	   *out = json_array();
 	PaSse	   *d = pa_sse_new(max, collect, out);
 	size_t		i;
@@ -317,7 +321,7 @@ static bool
 decodes_to(const char *text, const char *want_fixture)
 {
 	char	   *err;
-	json_t	   *got = decode(text, strlen(text), 1000, strlen(text) ? strlen(text) : 1, &err);
+	json_t	   *got = decode(text, 1000, strlen(text) ? strlen(text) : 1, &err);
 	json_t	   *want = J(want_fixture);
 	bool		ok = err == NULL && same(got, want);
 
@@ -369,9 +373,8 @@ test_sse(void)
 	CHECK(decodes_to("data: no blank line at the end\n", "[]"), "sse: an unfinished event is not dispatched");
 	CHECK(decodes_to("\xEF\xBB\xBF" "data: bom\n\n", "[['message','bom']]"), "sse: a leading BOM is skipped");
 
-	ref = decode(mixed, len, 1000, len, &err);
-	CHECK(err == NULL && same_fx(ref, want) && json_decref(json_array_get(ref, 99)) == 0,
-		  "sse: a mixed stream decodes");
+	ref = decode(mixed, 1000, len, &err);
+	CHECK(err == NULL && same_fx(ref, want), "sse: a mixed stream decodes");
 	free(err);
 	for (i = 0; i <= len && all; i++)
 		for (j = i; j <= len && all; j++)
@@ -396,25 +399,25 @@ test_sse(void)
 			json_decref(out);
 		}
 	CHECK(all, "sse: the mixed stream cut in three at every pair of offsets decodes the same");
-	got = decode(mixed, len, 1000, 1, &err);
+	got = decode(mixed, 1000, 1, &err);
 	CHECK(err == NULL && json_equal(got, ref), "sse: byte by byte");
 	json_decref(got);
 	free(err);
 	json_decref(ref);
 
-	got = decode("data: 0123456789\n\ndata: 0123456789012345678901234567890123456789\n\n", 62, 32, 5, &err);
+	got = decode("data: 0123456789\n\ndata: 0123456789012345678901234567890123456789\n\n", 32, 5, &err);
 	CHECK(json_array_size(got) == 1 && contains(err, "an event larger than 32 bytes"), "sse: an oversized event fails");
 	json_decref(got);
 	free(err);
-	got = decode("data: 0123456789012345678901234567890123456789", 46, 32, 4, &err);
+	got = decode("data: 0123456789012345678901234567890123456789", 32, 4, &err);
 	CHECK(contains(err, "larger than 32 bytes"), "sse: an oversized unfinished line fails before it ends");
 	json_decref(got);
 	free(err);
-	got = decode("data: 0123456789\ndata: 0123456789\ndata: 0123456789\n\n", 53, 32, 53, &err);
+	got = decode("data: 0123456789\ndata: 0123456789\ndata: 0123456789\n\n", 32, 53, &err);
 	CHECK(contains(err, "larger than 32 bytes"), "sse: data lines count together");
 	json_decref(got);
 	free(err);
-	got = decode(": 0123456789012345678901234567890123456789\ndata: ok\n\n", 53, 32, 53, &err);
+	got = decode(": 0123456789012345678901234567890123456789\ndata: ok\n\n", 32, 53, &err);
 	CHECK(err == NULL && json_array_size(got) == 1, "sse: a long comment within one chunk costs nothing");
 	json_decref(got);
 	free(err);
@@ -512,15 +515,15 @@ test_openai(void)
 	static const char *const no_id[] = {OA "'choices':[{'index':0,'delta':{'tool_calls':[{'index':0,'function':{'name':'f','arguments':'{}'}}]}}]}",
 	"[DONE]", NULL};
 
-	r = stream_vs_body("openai", oa_text, oa_text_body, "openai text + usage chunk");
+	r = stream_vs_body("openai", oa_text, oa_text_body, false, "openai text + usage chunk");
 	CHECK(same_fx(r, "{'id':'chatcmpl-1','model':'gpt-x','parts':[{'type':'text','text':'Hello, w\xC3\xB6rld \xE2\x9C\x93 done.'}],"
 					"'stop':'end_turn','usage':{'input_tokens':100,'output_tokens':20,'cached_tokens':64,"
 					"'cache_creation_tokens':0,'reasoning_tokens':12}}"), "openai text: the neutral response");
 	json_decref(r);
-	r = stream_vs_body("openai", oa_calls, oa_calls_body, "openai interleaved parallel tool calls");
+	r = stream_vs_body("openai", oa_calls, oa_calls_body, true, "openai interleaved parallel tool calls");
 	CHECK(r && json_array_size(json_object_get(r, "parts")) == 4 &&
-		  same(json_array_get(json_object_get(r, "parts"), 2),
-			   J("{'type':'tool_call','id':'call_b','name':'get_weather','arguments':{'city':'Oslo'}}")) &&
+		  same_fx(json_array_get(json_object_get(r, "parts"), 2),
+				  "{'type':'tool_call','id':'call_b','name':'get_weather','arguments':{'city':'Oslo'}}") &&
 		  contains(json_string_value(json_object_get(json_array_get(json_object_get(r, "parts"), 3), "arguments_error")),
 				   "arguments are not valid JSON") &&
 		  same_fx(json_object_get(json_array_get(json_object_get(r, "parts"), 3), "arguments_raw"), "'{\\'temp\\': '"),
@@ -529,7 +532,7 @@ test_openai(void)
 											  "'cache_creation_tokens':0,'reasoning_tokens':0}"),
 		  "openai calls: no usage chunk gives zeros, as a body without usage");
 	json_decref(r);
-	r = stream_vs_body("openai", oa_refusal, oa_refusal_body, "openai refusal");
+	r = stream_vs_body("openai", oa_refusal, oa_refusal_body, false, "openai refusal");
 	CHECK(r && contains(json_string_value(json_object_get(r, "refusal")), "I cannot help with that."),
 		  "openai refusal pieces joined");
 	json_decref(r);
@@ -552,12 +555,12 @@ test_openai(void)
 	s = pa_stream_new("openai", 0);
 	pa_stream_progress(s, &p);
 	CHECK(p.events == 0 && p.bytes == 0 && !p.first_token && !p.done, "openai progress: nothing yet");
-	pa_stream_feed(s, text, strstr(text, "' done.'") - text, NULL);
+	pa_stream_feed(s, text, strstr(text, "\" done.\"") - text, NULL);
 	pa_stream_progress(s, &p);
 	CHECK(p.events == 3 && p.first_token && p.output_chars == 14 && p.output_tokens == 4 &&
 		  !p.tokens_reported && p.input_tokens == 0 && !p.done,
 		  "openai progress: events, characters (not bytes), estimated tokens");
-	pa_stream_feed(s, strstr(text, "' done.'"), strlen(strstr(text, "' done.'")), NULL);
+	pa_stream_feed(s, strstr(text, "\" done.\""), strlen(strstr(text, "\" done.\"")), NULL);
 	pa_stream_progress(s, &p);
 	CHECK(p.events == 7 && p.done && pa_stream_done(s) && p.tokens_reported && p.output_tokens == 20 &&
 		  p.input_tokens == 100 && p.bytes == (long long) strlen(text) && p.output_chars == 20,
@@ -680,7 +683,7 @@ test_anthropic(void)
 		"{'type':'content_block_start','index':0,'content_block':{'type':'thinking','thinking':''}}",
 	AN_DELTA(0, "{'type':'thinking_delta','thinking':'hm'}"), AN_STOP(0), "{'type':'message_stop'}", NULL};
 
-	r = stream_vs_body("anthropic", an_think, an_think_body, "anthropic thinking + signature_delta + tool_use");
+	r = stream_vs_body("anthropic", an_think, an_think_body, true, "anthropic thinking + signature_delta + tool_use");
 	CHECK(same_fx(r, "{'id':'msg_1','model':'claude-x','parts':["
 					"{'type':'thinking','thinking':'Let me think about Par\xC3\xADs.','signature':'c2lnbmF0dXJl'},"
 					"{'type':'text','text':'Looking it up \xE2\x9C\x93.'},"
@@ -688,7 +691,7 @@ test_anthropic(void)
 					"'stop':'tool_use','usage':{'input_tokens':50,'output_tokens':42,'cached_tokens':7,"
 					"'cache_creation_tokens':3,'reasoning_tokens':0}}"), "anthropic thinking: the neutral response");
 	json_decref(r);
-	r = stream_vs_body("anthropic", an_redacted, an_redacted_body, "anthropic redacted_thinking + tool inputs");
+	r = stream_vs_body("anthropic", an_redacted, an_redacted_body, false, "anthropic redacted_thinking + tool inputs");
 	CHECK(r && same_fx(json_array_get(json_object_get(r, "parts"), 0), "{'type':'redacted_thinking','data':'UEFSMQ=='}") &&
 		  same_fx(json_object_get(json_array_get(json_object_get(r, "parts"), 1), "arguments"), "{}") &&
 		  same_fx(json_object_get(json_array_get(json_object_get(r, "parts"), 2), "arguments_raw"), "'{\\'temp\\': '"),
@@ -697,7 +700,7 @@ test_anthropic(void)
 												   "'cache_creation_tokens':3,'reasoning_tokens':0}"),
 		  "anthropic: message_delta usage merged over message_start's, nulls skipped");
 	json_decref(r);
-	r = stream_vs_body("anthropic", an_refusal, an_refusal_body, "anthropic refusal");
+	r = stream_vs_body("anthropic", an_refusal, an_refusal_body, false, "anthropic refusal");
 	CHECK(r && contains(json_string_value(json_object_get(r, "refusal")), "I will not do that."),
 		  "anthropic refusal: the text is the refusal");
 	json_decref(r);
@@ -721,13 +724,13 @@ test_anthropic(void)
 	cut = strstr(text, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1");
 	pa_stream_feed(s, text, cut - text, NULL);
 	pa_stream_progress(s, &p);
-	CHECK(p.events == 8 && p.first_token && p.thinking_chars == 26 && p.output_chars == 26 &&
+	CHECK(p.events == 8 && p.first_token && p.thinking_chars == 25 && p.output_chars == 25 &&
 		  p.input_tokens == 50 && p.output_tokens == 7 && !p.tokens_reported && !p.done,
 		  "anthropic progress: thinking characters, input tokens from message_start, estimate");
 	pa_stream_feed(s, cut, strlen(cut), NULL);
 	pa_stream_progress(s, &p);
-	CHECK(p.done && p.tokens_reported && p.output_tokens == 42 && p.thinking_chars == 26 &&
-		  p.output_chars == 26 + 16 + 36, "anthropic progress: reported output tokens, done");
+	CHECK(p.done && p.tokens_reported && p.output_tokens == 42 && p.thinking_chars == 25 &&
+		  p.output_chars == 25 + 16 + 33, "anthropic progress: reported output tokens, done");
 	pa_stream_free(s);
 	free(text);
 
