@@ -201,6 +201,20 @@ choice_delta(OaAcc *acc, json_t *choice, PaStreamProgress *p, char **errmsg)
 	return 0;
 }
 
+/*
+ * Keep the first non-empty "id" or "model" of the chunks (Azure opens with
+ * a content-filter chunk whose id and model are empty).
+ */
+static int
+keep_head(OaAcc *acc, json_t *root, const char *key)
+{
+	const char *v = pa_model_str(root, key);
+
+	if (pa_model_str(acc->head, key) != NULL || v == NULL || v[0] == '\0')
+		return 0;
+	return pa_model_put(acc->head, key, json_string(v));
+}
+
 static int
 oa_chunk(OaAcc *acc, json_t *root, PaStreamProgress *p, char **errmsg)
 {
@@ -210,10 +224,8 @@ oa_chunk(OaAcc *acc, json_t *root, PaStreamProgress *p, char **errmsg)
 	size_t		i;
 	int			bad = 0;
 
-	if (json_object_get(acc->head, "id") == NULL && pa_model_str(root, "id") != NULL)
-		bad |= pa_model_put(acc->head, "id", json_incref(json_object_get(root, "id")));
-	if (json_object_get(acc->head, "model") == NULL && pa_model_str(root, "model") != NULL)
-		bad |= pa_model_put(acc->head, "model", json_incref(json_object_get(root, "model")));
+	bad |= keep_head(acc, root, "id");
+	bad |= keep_head(acc, root, "model");
 	if (json_is_object(usage))
 	{
 		json_decref(acc->usage);

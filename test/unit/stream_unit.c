@@ -485,7 +485,9 @@ static const char oa_calls_body[] =
 	"{'id':'call_c','type':'function','function':{'name':'record','arguments':'{\\'temp\\': '}}]},"
 	"'finish_reason':'tool_calls'}]}";
 
+/* opened by an Azure-style content-filter chunk with an empty id and model */
 static const char *const oa_refusal[] = {
+	"{'id':'','object':'','created':0,'model':'','choices':[],'prompt_filter_results':[{'prompt_index':0}]}",
 	OA_ROLE,
 	OA "'choices':[{'index':0,'delta':{'refusal':'I cannot '},'finish_reason':null}]}",
 	OA "'choices':[{'index':0,'delta':{'refusal':'help with that.'},'finish_reason':null}]}",
@@ -533,8 +535,9 @@ test_openai(void)
 		  "openai calls: no usage chunk gives zeros, as a body without usage");
 	json_decref(r);
 	r = stream_vs_body("openai", oa_refusal, oa_refusal_body, false, "openai refusal");
-	CHECK(r && contains(json_string_value(json_object_get(r, "refusal")), "I cannot help with that."),
-		  "openai refusal pieces joined");
+	CHECK(r && contains(json_string_value(json_object_get(r, "refusal")), "I cannot help with that.") &&
+		  contains(json_string_value(json_object_get(r, "id")), "chatcmpl-1"),
+		  "openai refusal pieces joined; an empty id does not stick");
 	json_decref(r);
 
 	CHECK(stream_fails("openai", early, true, ENDED), "openai: no [DONE] -> ended before its final event");
