@@ -372,6 +372,21 @@ pa_stream_event_json(const char *event, const char *data, size_t len, char **err
 	return root;
 }
 
+void *
+pa_stream_grow(void *array, size_t *cap, size_t used, size_t size)
+{
+	size_t		ncap;
+	void	   *n;
+
+	if (used < *cap)
+		return array;
+	ncap = *cap ? *cap * 2 : 8;
+	n = realloc(array, ncap * size);
+	if (n != NULL)
+		*cap = ncap;
+	return n;
+}
+
 void
 pa_stream_count(PaStreamProgress *p, const char *s, size_t n, bool thinking)
 {

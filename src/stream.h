@@ -99,6 +99,12 @@ extern const PaStreamOps pa_stream_anthropic_ops;
 extern json_t *pa_stream_event_json(const char *event, const char *data, size_t len,
 									char **errmsg);
 
+/*
+ * array with room for one more of used elements of size bytes (*cap grows
+ * by doubling), or NULL when out of memory (array is then unchanged).
+ */
+extern void *pa_stream_grow(void *array, size_t *cap, size_t used, size_t size);
+
 /* Count n bytes of received output (UTF-8) into p. */
 extern void pa_stream_count(PaStreamProgress *p, const char *s, size_t n, bool thinking);
 

@@ -130,19 +130,13 @@ block_start(AnAcc *acc, json_t *root, PaStreamProgress *p, char **errmsg)
 						acc->nblocks);
 		return -1;
 	}
-	if (acc->nblocks == acc->capblocks)
+	b = pa_stream_grow(acc->blocks, &acc->capblocks, acc->nblocks, sizeof(AnBlock));
+	if (b == NULL)
 	{
-		size_t		ncap = acc->capblocks ? acc->capblocks * 2 : 8;
-		AnBlock    *n = realloc(acc->blocks, ncap * sizeof(AnBlock));
-
-		if (n == NULL)
-		{
-			pa_model_errorf(errmsg, "out of memory while reading the stream");
-			return -1;
-		}
-		acc->blocks = n;
-		acc->capblocks = ncap;
+		pa_model_errorf(errmsg, "out of memory while reading the stream");
+		return -1;
 	}
+	acc->blocks = b;
 	b = &acc->blocks[acc->nblocks++];
 	memset(b, 0, sizeof(AnBlock));
 	b->block = json_incref(block);

@@ -123,21 +123,16 @@ static OaCall *
 find_call(OaAcc *acc, json_int_t index, PaStreamProgress *p)
 {
 	size_t		i;
-	OaCall	   *call;
+	OaCall	   *calls,
+			   *call;
 
 	for (i = 0; i < acc->ncalls; i++)
 		if (acc->calls[i].index == index)
 			return &acc->calls[i];
-	if (acc->ncalls == acc->capcalls)
-	{
-		size_t		ncap = acc->capcalls ? acc->capcalls * 2 : 4;
-		OaCall	   *n = realloc(acc->calls, ncap * sizeof(OaCall));
-
-		if (n == NULL)
-			return NULL;
-		acc->calls = n;
-		acc->capcalls = ncap;
-	}
+	calls = pa_stream_grow(acc->calls, &acc->capcalls, acc->ncalls, sizeof(OaCall));
+	if (calls == NULL)
+		return NULL;
+	acc->calls = calls;
 	call = &acc->calls[acc->ncalls++];
 	memset(call, 0, sizeof(OaCall));
 	call->index = index;
