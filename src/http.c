@@ -49,7 +49,7 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	long		status = 0;
 
 	INSTR_TIME_SET_CURRENT(t->last_activity);
-	if (t->req->on_data)
+	if (t->req->on_data && t->resp->event_stream)
 	{
 		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200 && status < 300)
@@ -100,6 +100,8 @@ on_header(char *line, size_t size, size_t nmemb, void *arg)
 		if (end != v && s >= 0)
 			t->resp->retry_after_s = s;
 	}
+	else if ((v = header_value(line, n, "content-type")) != NULL)
+		t->resp->event_stream = pg_strncasecmp(v, "text/event-stream", 17) == 0;
 	else if ((v = header_value(line, n, "request-id")) != NULL ||
 			 (v = header_value(line, n, "x-request-id")) != NULL)
 		t->resp->request_id = v;

@@ -27,8 +27,9 @@ typedef struct PaHttpRequest
 	size_t		max_response_bytes;
 
 	/*
-	 * Streaming: when on_data is set, a 2xx body goes to it as it arrives
-	 * instead of into resp->body (error bodies are still collected). It
+	 * Streaming: when on_data is set, a 2xx text/event-stream body goes to
+	 * it as it arrives instead of into resp->body (error bodies, and a
+	 * server that answers with plain JSON anyway, are still collected). It
 	 * runs inside libcurl, so it must not raise: it returns false and sets
 	 * *stream_error to stop the transfer. on_tick runs between waits (at
 	 * least every 100 ms), outside libcurl, and may do anything.
@@ -48,6 +49,7 @@ typedef struct PaHttpResponse
 	double		retry_after_s;	/* from retry-after / retry-after-ms, -1 if absent */
 	char	   *request_id;		/* provider request id header, if any */
 	double		elapsed_ms;
+	bool		event_stream;	/* Content-Type: text/event-stream */
 } PaHttpResponse;
 
 extern void pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp);

@@ -103,6 +103,15 @@ retryable(const PaHttpResponse *r)
 static bool
 stream_data(void *arg, const char *data, size_t len, char **stream_error)
 {
+	PaStreamProgress p;
+
+	/* The whole stream is bounded like a plain body. */
+	pa_stream_progress((PaStream *) arg, &p);
+	if ((size_t) p.bytes + len > (size_t) pa_max_response_bytes)
+	{
+		*stream_error = strdup("the streamed response is larger than procedural_agent.max_response_bytes");
+		return false;
+	}
 	return pa_stream_feed((PaStream *) arg, data, len, stream_error) == 0;
 }
 
@@ -153,19 +162,27 @@ post_once(RunContext *rc, PaHttpRequest *hr, PaHttpResponse *resp, bool stream, 
 	PG_TRY();
 	{
 		pa_http_post(hr, resp);
+		/* Closed after the final event without the chunked terminator: whole. */
+		if (resp->error && stream && resp->event_stream && pa_stream_done(ps))
+			resp->error = NULL;
 		if (resp->error == NULL && resp->status >= 200 && resp->status < 300)
 		{
-			if (stream)
+			if (stream && resp->event_stream)
+			{
 				response = pa_stream_finish(ps, &err);
-			else
+				/* cut short before its final event: a transport failure, retryable */
+				if (response == NULL && !pa_stream_done(ps))
+					resp->error = pa_take_string(err);
+			}
+			else				/* a server may answer plain JSON to a stream request */
 				response = openai ? pa_openai_parse_response(resp->body.data, resp->body.len, &err)
 					: pa_anthropic_parse_response(resp->body.data, resp->body.len, &err);
-			if (response == NULL)
+			if (response == NULL && resp->error == NULL)
 				*failure = psprintf("invalid response from the model: %s", pa_take_string(err));
 		}
-		else if (resp->error)
+		if (resp->error)
 			*failure = psprintf("model call failed: %s", resp->error);
-		else
+		else if (response == NULL && *failure == NULL)
 			*failure = pa_take_string(openai ? pa_openai_error_message(resp->status, resp->body.data, resp->body.len)
 									  : pa_anthropic_error_message(resp->status, resp->body.data, resp->body.len));
 	}
