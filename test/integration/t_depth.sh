@@ -37,8 +37,6 @@ SQL
 )
 rc=$?; [ $rc -eq 0 ] || echo "$setup"
 ok "fixture: tools, agents, a 5,000-event conversation" test $rc -eq 0
-inv() { q "SELECT pa_invoke($1)" -d $DB; }
-jq_() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
 
 # HTTP tool: the receiver gets the body, headers, secret header and a verifiable signature.
 ms_scenario '{"rules":[{"match":{"contains":"Notify the ops"},"responses":[

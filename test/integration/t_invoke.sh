@@ -49,8 +49,6 @@ SQL
 )
 rc=$?; [ $rc -eq 0 ] || echo "$setup"
 ok "fixture: providers, tools and agents are defined (as a non-superuser owner)" test $rc -eq 0
-inv() { q "SELECT pa_invoke($1)" -d $DB; }
-jq_() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
 
 # 1. OpenAI: a tool call, then the output; typed table; the request log.
 ms_scenario '{"rules":[{"match":{"contains":"conv-A"},"responses":[

@@ -34,3 +34,8 @@ ms_scenario() { curl -s -f -X POST "$PA_MODEL_URL/_control/reset" >/dev/null &&
 ms_requests() { curl -s -f "$PA_MODEL_URL/_control/requests"; }
 # ms_py 'python expression over d (the request log)': print its value.
 ms_py() { ms_requests | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin)['requests']; print($1)"; }
+
+# inv ARGS: SELECT pa_invoke(ARGS) in $DB; jq_ JSON EXPR: a python
+# expression over d (the JSON), printed.
+inv() { q "SELECT pa_invoke($1)" -d "$DB"; }
+jq_() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }

@@ -15,14 +15,9 @@
 #include "jsonschema.h"
 #include "regex_ecma.h"
 
-static int	passed,
-			failed;
+#include "unit_check.h"
 
-#define CHECK(cond, name) \
-	do { \
-		if (cond) passed++; \
-		else { failed++; printf("FAIL %s (line %d)\n", (name), __LINE__); } \
-	} while (0)
+
 
 /* ---------- glibc regex hooks (as in the conformance runner) ---------- */
 

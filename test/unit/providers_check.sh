@@ -7,24 +7,7 @@
 # counted one by one). Ends with "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 1
 U=test/unit
-passed=0
-failed=0
-
-count() {   # add the closing "N passed, N failed" of a log
-    local line
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
-    if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
-    passed=$((passed + ${line%% passed*}))
-    local f=${line#*, }; failed=$((failed + ${f%% failed}))
-}
-check() {   # one pass/fail for a whole command
-    local desc=$1; shift
-    if "$@" >"$tmp/check.log" 2>&1; then
-        echo "ok - $desc"; passed=$((passed + 1))
-    else
-        echo "not ok - $desc"; tail -n 20 "$tmp/check.log"; failed=$((failed + 1))
-    fi
-}
+. test/lib/counts.sh
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

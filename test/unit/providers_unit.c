@@ -22,16 +22,11 @@
 
 #include "model.h"
 
-static int	passed,
-			failed;
+#include "unit_check.h"
+
 static const char *outdir;
 static int	nbodies;
 
-#define CHECK(cond, name) \
-	do { \
-		if (cond) passed++; \
-		else { failed++; printf("FAIL %s (line %d)\n", (name), __LINE__); } \
-	} while (0)
 
 typedef char *(*BuildFn) (const PaModelRequest *req, char **errmsg);
 typedef json_t *(*ParseFn) (const char *body, size_t len, char **errmsg);

@@ -30,14 +30,9 @@
 #include "sse.h"
 #include "stream.h"
 
-static int	passed,
-			failed;
+#include "unit_check.h"
 
-#define CHECK(cond, name) \
-	do { \
-		if (cond) passed++; \
-		else { failed++; printf("FAIL %s (line %d)\n", (name), __LINE__); } \
-	} while (0)
+
 
 #define ENDED "the stream ended before its final event"
 

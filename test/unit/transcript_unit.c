@@ -16,14 +16,9 @@
 #include "prompt.h"
 #include "transcript.h"
 
-static int	passed,
-			failed;
+#include "unit_check.h"
 
-#define CHECK(cond, name) \
-	do { \
-		if (cond) passed++; \
-		else { failed++; printf("FAIL %s (line %d)\n", (name), __LINE__); } \
-	} while (0)
+
 
 /* ---------- helpers ---------- */
 
