@@ -66,7 +66,7 @@ pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
 
 void
 pa_ledger_step(int64 run_id, int step, const char *kind, const char *name,
-			   bool ok, double latency_ms, long http_status, const PaUsage *usage,
+			   double latency_ms, long http_status, const PaUsage *usage,
 			   double cost, json_t *request, json_t *response, const char *error)
 {
 	Oid			types[11] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID,
@@ -105,7 +105,6 @@ pa_ledger_step(int64 run_id, int step, const char *kind, const char *name,
 				 "  ($8->>'input_tokens')::int, ($8->>'output_tokens')::int, ($8->>'cached_tokens')::int, "
 				 "  ($8->>'reasoning_tokens')::int, $9, $10, $11)",
 				 11, types, values, nulls, &isnull);
-	(void) ok;
 }
 
 /* INSERT into a result table the columns the object (plus ids) provides. */

@@ -11,8 +11,9 @@
 extern int64 pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
 							 const char *origin, Jsonb *input, Oid owner, Oid requested_by,
 							 int64 parent_run_id);
+/* status is 'error' when error is not NULL, else 'ok' */
 extern void pa_ledger_step(int64 run_id, int step, const char *kind, const char *name,
-						   bool ok, double latency_ms, long http_status, const PaUsage *usage,
+						   double latency_ms, long http_status, const PaUsage *usage,
 						   double cost, json_t *request, json_t *response, const char *error);
 /* outputs: the version's output specs {name: {"table": oid, ...}}; returns {name: [output ids]} */
 /* state: the step machine's final state ("recorded", "evidence") */

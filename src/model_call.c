@@ -275,7 +275,7 @@ pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
 				long		wait = resp.retry_after_s >= 0 ? (long) (resp.retry_after_s * 1000)
 					: 500L << attempt;
 
-				pa_ledger_step(rc->run_id, ++rc->ledger_steps, "model", "retry", false, resp.elapsed_ms,
+				pa_ledger_step(rc->run_id, ++rc->ledger_steps, "model", "retry", resp.elapsed_ms,
 							   resp.status, NULL, 0, summary, NULL, failure);
 				if (wait < pa_run_remaining_ms(rc))
 				{
@@ -309,14 +309,14 @@ pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
 		rc->usage.reasoning_tokens += u.reasoning_tokens;
 		rc->cost += cost;
 		pa_ledger_step(rc->run_id, ++rc->ledger_steps,
-					   req->tools ? "model" : "plan", NULL, true, resp.elapsed_ms, resp.status, &u, cost,
+					   req->tools ? "model" : "plan", NULL, resp.elapsed_ms, resp.status, &u, cost,
 					   summary, response, NULL);
 		pa_sm_model_response(&rc->spec, state, response);
 		json_decref(response);
 	}
 	else
 		pa_ledger_step(rc->run_id, ++rc->ledger_steps,
-					   "model", NULL, false, resp.elapsed_ms, resp.status, NULL, 0, summary, NULL, failure);
+					   "model", NULL, resp.elapsed_ms, resp.status, NULL, 0, summary, NULL, failure);
 	json_decref(summary);
 	return response != NULL;
 }

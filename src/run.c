@@ -93,6 +93,7 @@ run_tools(RunContext *rc, json_t *state)
 		json_t	   *tool = json_object_get(rc->tool_defs, name);
 		json_t	   *args = json_object_get(call, "arguments");
 		bool		is_error;
+		json_t	   *response;
 		instr_time	t0,
 					t1;
 		char	   *text;
@@ -106,9 +107,10 @@ run_tools(RunContext *rc, json_t *state)
 			text = pa_run_tool(rc->owner, tool, args, &is_error);
 		INSTR_TIME_SET_CURRENT(t1);
 		INSTR_TIME_SUBTRACT(t1, t0);
-		pa_ledger_step(rc->run_id, ++rc->ledger_steps, "tool", name, !is_error,
-					   INSTR_TIME_GET_MILLISEC(t1), 0, NULL, 0, args,
-					   json_pack("{s:s}", "content", text), is_error ? text : NULL);
+		response = json_pack("{s:s}", "content", text);
+		pa_ledger_step(rc->run_id, ++rc->ledger_steps, "tool", name,
+					   INSTR_TIME_GET_MILLISEC(t1), 0, NULL, 0, args, response, is_error ? text : NULL);
+		json_decref(response);
 		pa_sm_tool_result(&rc->spec, state, json_string_value(json_object_get(call, "id")),
 						  text, is_error);
 	}

@@ -61,35 +61,33 @@ tool_query(Oid fn, json_t *arguments)
 	Form_pg_proc proc;
 	StringInfoData call;
 	StringInfoData sql;
-	Datum		namesd;
-	bool		isnull;
-	Datum	   *names = NULL;
-	int			nnames = 0;
+	Oid		   *types;
+	char	  **names;
+	char	   *modes;
+	int			nargs;
 	int			i;
 	bool		first = true;
 
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for function %u", fn);
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	namesd = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargnames, &isnull);
-	if (!isnull)
-		deconstruct_array(DatumGetArrayTypeP(namesd), TEXTOID, -1, false, TYPALIGN_INT,
-						  &names, NULL, &nnames);
+	nargs = get_func_arg_info(tup, &types, &names, &modes);
 
 	initStringInfo(&call);
 	appendStringInfo(&call, "%s.%s(",
 					 quote_identifier(get_namespace_name(proc->pronamespace)),
 					 quote_identifier(NameStr(proc->proname)));
-	/* Input arguments come first in proargnames when there are no OUT ones. */
-	for (i = 0; i < proc->pronargs && i < nnames; i++)
+	/* Input arguments by name; OUT arguments are not passed. */
+	for (i = 0; i < nargs; i++)
 	{
-		char	   *name = TextDatumGetCString(names[i]);
-
-		if (json_object_get(arguments, name) == NULL)
+		if (names == NULL || names[i] == NULL ||
+			(modes && modes[i] != PROARGMODE_IN && modes[i] != PROARGMODE_INOUT))
+			continue;
+		if (json_object_get(arguments, names[i]) == NULL)
 			continue;			/* absent: the function's default applies */
 		if (!first)
 			appendStringInfoString(&call, ", ");
-		append_argument(&call, name, proc->proargtypes.values[i]);
+		append_argument(&call, names[i], types[i]);
 		first = false;
 	}
 	appendStringInfoChar(&call, ')');

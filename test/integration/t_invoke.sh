@@ -187,8 +187,13 @@ like "... and the session goes on" "$out" 'alive'
 ok "... within 1.5 s (took ${ms} ms)" test "$ms" -lt 1500
 psql -X -q -d $DB -c "SELECT pa_invoke('ticket', 1)" >"$PA_RUN_DIR/cancel.out" 2>&1 &
 bg=$!
-sleep 1
-pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pa_invoke%' AND pid <> pg_backend_pid()" -d $DB)
+pid=""
+for i in $(seq 1 50); do
+    sleep 0.1
+    pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pa_invoke%' AND state = 'active' AND pid <> pg_backend_pid()" -d $DB)
+    [ -n "$pid" ] && break
+done
+sleep 0.3   # let it reach the HTTP wait
 start=$(date +%s%N)
 q "SELECT pg_cancel_backend($pid)" -d $DB >/dev/null
 wait $bg
