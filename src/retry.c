@@ -200,9 +200,12 @@ http_date(const char *p, const char *end, double now, double *out)
 	return epoch_of(y, mo, d, hh, mi, ss, out);
 }
 
-/* RFC 3339 date-time: "2026-11-24T00:45:12[.frac](Z|+hh:mm|-hh:mm)" */
+/*
+ * RFC 3339 date-time: "2026-11-24T00:45:12[.frac](Z|+hh:mm|-hh:mm)"; the
+ * fraction apart, so that subtracting now keeps it exact
+ */
 static bool
-rfc3339(const char *p, const char *end, double *out)
+rfc3339(const char *p, const char *end, double *out, double *frac_out)
 {
 	int			y,
 				mo,
@@ -245,7 +248,8 @@ rfc3339(const char *p, const char *end, double *out)
 		return false;
 	if (p != end)
 		return false;
-	*out = t + frac;
+	*out = t;
+	*frac_out = frac;
 	return true;
 }
 
@@ -323,7 +327,8 @@ pa_retry_header(PaRetryHints *h, const char *name, size_t name_len,
 	const char *p,
 			   *end,
 			   *q;
-	double		v;
+	double		v,
+				frac;
 	/* a finite now, within ~30,000 years of 1970 (keeps year arithmetic in int) */
 	bool		dates = isfinite(now_epoch_s) && fabs(now_epoch_s) < 1e12;
 
@@ -364,8 +369,8 @@ pa_retry_header(PaRetryHints *h, const char *name, size_t name_len,
 			 name_is(name, name_len, "anthropic-ratelimit-input-tokens-reset") ||
 			 name_is(name, name_len, "anthropic-ratelimit-output-tokens-reset"))
 	{
-		if (dates && rfc3339(p, end, &v))
-			raise_to(&h->reset_s, fmax(v - now_epoch_s, 0));
+		if (dates && rfc3339(p, end, &v, &frac))
+			raise_to(&h->reset_s, fmax(v - now_epoch_s + frac, 0));
 	}
 }
 

@@ -27,12 +27,17 @@ CREATE FUNCTION app.lookup_order(order_id bigint) RETURNS jsonb LANGUAGE sql
   AS \$\$ SELECT jsonb_build_object('order', order_id, 'status', CASE WHEN order_id = 42 THEN 'lost' ELSE 'delivered' END) \$\$;
 CREATE FUNCTION app.fragile(n integer) RETURNS integer LANGUAGE sql AS \$\$ SELECT 100 / n \$\$;
 CREATE FUNCTION app.read_notes() RETURNS SETOF text LANGUAGE sql AS \$\$ SELECT note FROM public.private_notes \$\$;
+CREATE FUNCTION app.split_name(full_name text, OUT first_name text, OUT last_name text) LANGUAGE sql
+  AS \$\$ SELECT split_part(full_name, ' ', 1), split_part(full_name, ' ', 2) \$\$;
 CREATE FUNCTION app.slow(seconds integer) RETURNS text LANGUAGE sql AS \$\$ SELECT pg_sleep(seconds)::text \$\$;
 CREATE TABLE app.tickets (output_id bigint, run_id bigint, title text NOT NULL, priority text NOT NULL, amount numeric);
 SELECT pa_create_tool('lookup_order', 'sql', function => 'app.lookup_order(bigint)');
 SELECT pa_create_tool('fragile', 'sql', function => 'app.fragile(integer)');
 SELECT pa_create_tool('read_notes', 'sql', function => 'app.read_notes()');
 SELECT pa_create_tool('slow', 'sql', function => 'app.slow(integer)', timeout => '1 second');
+SELECT pa_create_tool('split_name', 'sql', function => 'app.split_name(text)');
+SELECT pa_create_agent('namer', 'Split the name.', 'oa', 'gpt-test',
+  '{"n": {"schema": {"type": "object"}}}', tools => '{split_name}', planning => 'none');
 SELECT pa_create_agent('ticket', 'Make a CRM ticket.', 'oa', 'gpt-test',
   '{"ticket": {"schema": {"type": "object", "required": ["title", "priority"], "additionalProperties": false,
      "properties": {"title": {"type": "string"}, "priority": {"enum": ["low", "high"]}, "amount": {"type": "number"}}},
@@ -99,6 +104,14 @@ is "tools: the other calls still ran" "$(ms_py "[m for m in d[1]['body']['messag
 like "tools: a slow tool is stopped by its timeout" "$(ms_py "[m for m in d[1]['body']['messages'] if m['role']=='tool'][3]['content']")" 'the tool timed out'
 is "tools: the model recovers with a good call" "$(ms_py "d[2]['body']['messages'][-1]['content']")" "25"
 is "tools: nothing the failed tools did survives, the run's rows do" "$(q "SELECT count(*) FROM pa.run_steps WHERE run_id = (SELECT max(run_id) FROM pa.run_steps WHERE kind = 'tool') AND kind = 'tool' AND status = 'error'" -d $DB)" "3"
+
+# A function with OUT arguments: only the input one is passed, the result is a record.
+ms_scenario '{"rules":[{"match":{"contains":"Split the name"},"responses":[
+  {"tool_calls":[{"name":"split_name","arguments":{"full_name":"Ada Lovelace"}}]},
+  {"tool_calls":[{"name":"record_n","arguments":{}}]}]}]}'
+r=$(inv "'namer', 1")
+is "OUT arguments: the tool takes only the input argument" "$(ms_py "[t['function']['parameters']['required'] for t in d[0]['body']['tools'] if t['function']['name']=='split_name'][0]")" "['full_name']"
+is "OUT arguments: the result is the record as JSON" "$(ms_py "d[1]['body']['messages'][-1]['content']")" '{"last_name": "Lovelace", "first_name": "Ada"}'
 
 # 3. Repair after an invalid output; then failure when repairs run out.
 ms_scenario '{"rules":[{"match":{"contains":"conv-A"},"responses":[
