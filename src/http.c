@@ -89,18 +89,13 @@ on_header(char *line, size_t size, size_t nmemb, void *arg)
 	size_t		n = size * nmemb;
 	char	   *v;
 
-	if ((v = header_value(line, n, "retry-after-ms")) != NULL)
-		t->resp->retry_after_s = strtod(v, NULL) / 1000.0;
-	else if ((v = header_value(line, n, "retry-after")) != NULL)
-	{
-		char	   *end;
-		double		s = strtod(v, &end);
+	const char *colon = memchr(line, ':', n);
 
-		/* seconds; an HTTP date is rare from model APIs: treat as absent */
-		if (end != v && s >= 0)
-			t->resp->retry_after_s = s;
-	}
-	else if ((v = header_value(line, n, "content-type")) != NULL)
+	/* retry-after(-ms) and the providers' rate-limit reset headers */
+	if (colon)
+		pa_retry_header(&t->resp->retry, line, colon - line, colon + 1,
+						n - (colon + 1 - line), (double) time(NULL));
+	if ((v = header_value(line, n, "content-type")) != NULL)
 		t->resp->event_stream = pg_strncasecmp(v, "text/event-stream", 17) == 0;
 	else if ((v = header_value(line, n, "request-id")) != NULL ||
 			 (v = header_value(line, n, "x-request-id")) != NULL)
@@ -145,7 +140,7 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 
 	memset(resp, 0, sizeof(*resp));
 	initStringInfo(&resp->body);
-	resp->retry_after_s = -1;
+	pa_retry_hints_init(&resp->retry);
 	t.resp = resp;
 	t.max_bytes = req->max_response_bytes;
 	t.req = req;

@@ -16,6 +16,8 @@
 
 #include "lib/stringinfo.h"
 
+#include "retry.h"
+
 typedef struct PaHttpRequest
 {
 	const char *url;
@@ -46,7 +48,7 @@ typedef struct PaHttpResponse
 	bool		truncated;		/* body exceeded max_response_bytes */
 	bool		timed_out;
 	char	   *error;			/* transport failure (palloc'd), NULL on success */
-	double		retry_after_s;	/* from retry-after / retry-after-ms, -1 if absent */
+	PaRetryHints retry;			/* retry-after and rate-limit reset headers */
 	char	   *request_id;		/* provider request id header, if any */
 	double		elapsed_ms;
 	bool		event_stream;	/* Content-Type: text/event-stream */

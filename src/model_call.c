@@ -7,6 +7,7 @@
 
 #include "catalog/pg_type.h"
 #include "utils/timestamp.h"
+#include "common/pg_prng.h"
 #include "storage/latch.h"
 #include "utils/wait_event.h"
 
@@ -94,9 +95,24 @@ static bool
 retryable(const PaHttpResponse *r)
 {
 	if (r->error && !r->truncated)
-		return true;
-	return r->status == 408 || r->status == 429 || r->status == 500 || r->status == 502 ||
-		r->status == 503 || r->status == 504 || r->status == 529;
+		return true;			/* transport failures: refused, reset, timed out */
+	return pa_retry_status_retryable(r->status);
+}
+
+/*
+ * How long to wait before attempt+1: exponential backoff with jitter,
+ * retry-after when the provider gave one, and rate-limit resets for 429s
+ * (on other answers those headers describe the window, not this request).
+ */
+static long
+retry_wait_ms(const PaHttpResponse *r, int attempt)
+{
+	PaRetryHints h = r->retry;
+
+	if (r->status != 429)
+		h.reset_s = -1;
+	return (long) (pa_retry_delay_s(attempt, &h, 0.5, 30.0,
+									pg_prng_double(&pg_global_prng_state)) * 1000.0);
 }
 
 /* Streaming: the body goes to the SSE reader as it arrives. */
@@ -272,8 +288,7 @@ pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
 				break;
 			if (attempt < max_retries && retryable(&resp))
 			{
-				long		wait = resp.retry_after_s >= 0 ? (long) (resp.retry_after_s * 1000)
-					: 500L << attempt;
+				long		wait = retry_wait_ms(&resp, attempt);
 
 				pa_ledger_step(rc->run_id, ++rc->ledger_steps, "model", "retry", resp.elapsed_ms,
 							   resp.status, NULL, 0, summary, NULL, failure);

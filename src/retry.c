@@ -233,9 +233,7 @@ rfc3339(const char *p, const char *end, double *out, double *frac_out)
 		for (; p < end && IS_DIGIT(*p); p++)
 			frac += (*p - '0') * (scale /= 10);
 	}
-	if (lit(&p, end, 'Z') || lit(&p, end, 'z'))
-		;
-	else if (p < end && (*p == '+' || *p == '-'))
+	if (p < end && (*p == '+' || *p == '-'))
 	{
 		int			sign = *p++ == '-' ? -1 : 1;
 
@@ -244,7 +242,7 @@ rfc3339(const char *p, const char *end, double *out, double *frac_out)
 			return false;
 		t -= sign * (oh * 3600 + om * 60);	/* local = UTC + offset */
 	}
-	else
+	else if (!lit(&p, end, 'Z') && !lit(&p, end, 'z'))
 		return false;
 	if (p != end)
 		return false;

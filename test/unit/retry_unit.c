@@ -88,6 +88,8 @@ static const Case cases[] = {
 	{"retry-after", "sun, 06 nov 1994 08:50:07 gmt", NOW, 0, 30},
 	{"retry-after", "Sunday, 06-Nov-94 08:49:47 GMT", NOW, 0, 10},
 	{"retry-after", "Sun Nov  6 08:49:57 1994", NOW, 0, 20},
+	{"retry-after", "Tuesday, 24-Nov-26 00:45:22 GMT", NOW2, 0, 10},
+	{"retry-after", "Tuesday, 24-Nov-99 00:45:22 GMT", NOW2, 0, 0},	/* 1999 */
 	{"retry-after", "Mon, 07 Nov 1994 08:49:37 GMT", NOW, 0, 86400},
 	{"retry-after", "Sun, 06 Nov 1994 08:00:00 GMT", NOW, 0, 0},	/* past */
 	{"retry-after", "Thu, 29 Feb 2024 12:00:00 GMT", 1709208000.0 - 9, 0, 9},
