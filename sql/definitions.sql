@@ -3,7 +3,7 @@
 
 -- Providers and models are administered (EXECUTE is not granted to PUBLIC).
 SELECT pa_create_provider('local_openai', 'openai', base_url => 'http://127.0.0.1:9/v1/', api_key => 'sk-regress-openai-0001');
-SELECT pa_create_provider('local_anthropic', 'anthropic', base_url => 'http://127.0.0.1:9', api_key_env => 'PA_TEST_ANTHROPIC_KEY',
+SELECT pa_create_provider('local_anthropic', 'anthropic', base_url => 'http://127.0.0.1:9', api_key_env => 'PA_TEST_ANTHROPIC_API_KEY',
                           options => '{"timeout_ms": 60000, "anthropic_version": "2023-06-01"}');
 SELECT name, kind, base_url, api_key_env, options, owner FROM pa.providers ORDER BY id;
 SELECT pa_create_model('local_openai', 'gpt-test', input_price => 2.5, output_price => 10, cached_input_price => 1.25);
@@ -18,6 +18,8 @@ SELECT expect_error($$SELECT pa_create_provider('p1', 'gemini')$$);
 SELECT expect_error($$SELECT pa_create_provider('Bad Name', 'openai')$$);
 SELECT expect_error($$SELECT pa_create_provider('p1', 'openai', base_url => 'ftp://example.com')$$);
 SELECT expect_error($$SELECT pa_create_provider('p1', 'openai', api_key => 'k', api_key_env => 'K')$$);
+SELECT expect_error($$SELECT pa_create_provider('p1', 'openai', api_key_env => 'PGPASSWORD')$$);
+SELECT expect_error($$SELECT pa_create_provider('p1', 'openai', options => '{"headers": {"Authorization": "Bearer x"}}')$$);
 SELECT expect_error($$SELECT pa_create_provider('p1', 'openai', options => '{"timeout_ms": 5}')$$);
 SELECT expect_error($$SELECT pa_create_provider('p1', 'openai', options => '{"retries": 5}')$$);
 SELECT expect_error($$SELECT pa_create_provider('local_openai', 'openai')$$);

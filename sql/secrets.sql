@@ -50,3 +50,20 @@ SELECT p.name, s.api_key FROM pa.provider_secrets s JOIN pa.providers p ON p.id 
 -- the functions that take keys never log their statement on error
 SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = 'pa' AND p.proconfig::text ~ 'log_min_error_statement' ORDER BY 1;
+
+-- A hostile search_path gains nothing: SQL that procedural_agent runs as
+-- the extension owner never resolves operators through the caller's path.
+SET ROLE regress_pa_alice;
+CREATE FUNCTION public.evil_eq(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'ALTER ROLE regress_pa_alice SUPERUSER';
+    RETURN $1 OPERATOR(pg_catalog.=) $2;
+END $$;
+CREATE OPERATOR public.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.evil_eq);
+SET search_path = public, pg_catalog;
+SELECT pa_invoke('crm_ticket', timeout => '1 second')->>'status' AS status;
+RESET search_path;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_pa_alice';
+DROP OPERATOR public.= (bigint, bigint);
+DROP FUNCTION public.evil_eq(bigint, bigint);

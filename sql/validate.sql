@@ -55,3 +55,6 @@ SELECT expect_error($$SELECT * FROM pa_validate('{}', NULL)$$);
 -- a compiled schema is reused across rows
 SELECT count(*) FROM generate_series(1, 1000) i
  WHERE pa_is_valid(:'ticket', jsonb_build_object('title', 'row ' || i, 'priority', CASE WHEN i % 2 = 0 THEN 'low' ELSE 'mid' END));
+-- numbers beyond double precision are refused, not a crash
+SELECT expect_error($$SELECT * FROM pa_validate('{"type": "string"}', '1e400')$$);
+SELECT expect_error($$SELECT * FROM pa_validate('{"type": "object"}', '{"a": 1e400}')$$);

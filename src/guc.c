@@ -19,6 +19,7 @@ int			pa_max_response_bytes = 8 * 1024 * 1024;
 int			pa_max_agent_depth = 3;
 int			pa_stream_min_output_tokens = 8192;
 int			pa_stream_idle_timeout_s = 60;
+bool		pa_http_tool_allow_private = false;
 
 void
 pa_define_settings(void)
@@ -60,7 +61,7 @@ pa_define_settings(void)
 							"Largest model response accepted.",
 							"A larger response fails the call instead of filling memory.",
 							&pa_max_response_bytes,
-							8 * 1024 * 1024, 65536, 1024 * 1024 * 1024,
+							8 * 1024 * 1024, 65536, 256 * 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
@@ -87,6 +88,15 @@ pa_define_settings(void)
 							60, 1, 3600,
 							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("procedural_agent.http_tool_allow_private",
+							 "Let HTTP tools reach loopback, private and link-local addresses.",
+							 "Off by default: a tool's URL must not turn the database server into a "
+							 "way into the internal network (metadata services, local ports).",
+							 &pa_http_tool_allow_private,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("procedural_agent");
 }

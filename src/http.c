@@ -4,6 +4,9 @@
 #include "pg_prelude.h"
 
 #include <math.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "portability/instr_time.h"
 #include "utils/memutils.h"
@@ -20,6 +23,7 @@ typedef struct Transfer
 	const PaHttpRequest *req;
 	CURL	   *easy;
 	char	   *stream_error;	/* malloc'd, from on_data */
+	bool		denied;			/* a connection to a private address was refused */
 	instr_time	last_activity;	/* when bytes last arrived */
 } Transfer;
 
@@ -103,6 +107,74 @@ on_header(char *line, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Loopback, private, link-local, unspecified or CGNAT: not for tools. */
+static bool
+private_address(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+	{
+		uint32_t	a = ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr);
+
+		return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 24) == 0 ||
+			(a >> 20) == (172 << 4 | 1) || (a >> 16) == (192 << 8 | 168) ||
+			(a >> 16) == (169 << 8 | 254) || (a >> 22) == (100 << 2 | 1);
+	}
+	if (sa->sa_family == AF_INET6)
+	{
+		const unsigned char *b = ((const struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
+		static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		static const unsigned char zero[15] = {0};
+
+		if (memcmp(b, v4mapped, 12) == 0)
+		{
+			struct sockaddr_in v4 = {0};
+
+			v4.sin_family = AF_INET;
+			memcpy(&v4.sin_addr, b + 12, 4);
+			return private_address((const struct sockaddr *) &v4);
+		}
+		return memcmp(b, zero, 15) == 0 ||	/* :: and ::1 */
+			(b[0] & 0xfe) == 0xfc ||	/* fc00::/7 */
+			(b[0] == 0xfe && (b[1] & 0xc0) == 0x80);	/* fe80::/10 */
+	}
+	return true;
+}
+
+/*
+ * Runs before each request is sent, on new and reused connections alike:
+ * the address actually connected to is checked, so DNS tricks and pooled
+ * connections get the same verdict.
+ */
+static int
+before_request(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	Transfer   *t = (Transfer *) arg;
+	struct sockaddr_in v4 = {0};
+	struct sockaddr_in6 v6 = {0};
+	bool		deny;
+
+	if (!t->req->deny_private)
+		return CURL_PREREQFUNC_OK;
+	if (inet_pton(AF_INET, primary_ip, &v4.sin_addr) == 1)
+	{
+		v4.sin_family = AF_INET;
+		deny = private_address((struct sockaddr *) &v4);
+	}
+	else if (inet_pton(AF_INET6, primary_ip, &v6.sin6_addr) == 1)
+	{
+		v6.sin6_family = AF_INET6;
+		deny = private_address((struct sockaddr *) &v6);
+	}
+	else
+		deny = true;
+	if (deny)
+	{
+		t->denied = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 #define SETOPT(h, opt, val) \
 	do { \
 		CURLcode	rc_ = curl_easy_setopt((h), (opt), (val)); \
@@ -145,6 +217,7 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 	t.max_bytes = req->max_response_bytes;
 	t.req = req;
 	t.stream_error = NULL;
+	t.denied = false;
 	errbuf[0] = '\0';
 
 	easy = curl_easy_init();
@@ -179,6 +252,8 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 		SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
 		SETOPT(easy, CURLOPT_USERAGENT, "procedural_agent/0.1");
 		SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "");
+		SETOPT(easy, CURLOPT_PREREQFUNCTION, before_request);
+		SETOPT(easy, CURLOPT_PREREQDATA, &t);
 
 		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
 			ereport(ERROR,
@@ -234,7 +309,10 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (resp->error == NULL && result != CURLE_OK)
 		{
-			if (result == CURLE_WRITE_ERROR && t.stream_error)
+			if (t.denied)
+				resp->error = pstrdup("the address is loopback, private or link-local, which "
+									  "procedural_agent.http_tool_allow_private does not allow");
+			else if (result == CURLE_WRITE_ERROR && t.stream_error)
 				resp->error = pstrdup(t.stream_error);
 			else if (result == CURLE_WRITE_ERROR && resp->truncated)
 				resp->error = psprintf("response larger than %zu bytes", req->max_response_bytes);

@@ -26,6 +26,7 @@ typedef struct PaHttpRequest
 	long		connect_timeout_ms;
 	long		timeout_ms;		/* whole transfer */
 	long		idle_timeout_ms;	/* give up when nothing arrives for this long; 0 = off */
+	bool		deny_private;	/* refuse loopback, private and link-local addresses */
 	size_t		max_response_bytes;
 
 	/*

@@ -9,6 +9,7 @@
  */
 #include "pg_prelude.h"
 
+#include "mb/pg_wchar.h"
 #include "utils/numeric.h"
 
 #include "jsonb_jansson.h"
@@ -35,8 +36,27 @@ numeric_to_json(Numeric num)
 		}
 	}
 	result = json_real(strtod(text, NULL));
+	if (result == NULL)			/* jansson has no infinity */
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("a number is out of range for JSON processing"),
+				 errdetail("Numbers must fit a double precision value.")));
 	pfree(text);
 	return result;
+}
+
+/* jansson holds UTF-8 only: convert from a non-UTF8 server encoding. */
+static json_t *
+utf8_string(const char *s, int len)
+{
+	char	   *utf8 = pg_server_to_any(s, len, PG_UTF8);
+	json_t	   *j = json_stringn(utf8, utf8 == s ? (size_t) len : strlen(utf8));
+
+	if (j == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("a JSON string could not be converted to UTF-8")));
+	return j;
 }
 
 static json_t *
@@ -49,7 +69,7 @@ scalar_to_json(JsonbValue *v)
 		case jbvBool:
 			return v->val.boolean ? json_true() : json_false();
 		case jbvString:
-			return json_stringn(v->val.string.val, v->val.string.len);
+			return utf8_string(v->val.string.val, v->val.string.len);
 		case jbvNumeric:
 			return numeric_to_json(v->val.numeric);
 		default:
@@ -66,10 +86,14 @@ attach(json_t *parent, const char *key, size_t keylen, json_t *child)
 		json_array_append_new(parent, child);
 	else
 	{
-		char	   *k = pnstrdup(key, keylen);
+		char	   *k = pg_server_to_any(key, keylen, PG_UTF8);
 
-		json_object_set_new(parent, k, child);
-		pfree(k);
+		if (k == key)
+			k = pnstrdup(key, keylen);
+		if (json_object_set_new(parent, k, child) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("a JSON key could not be converted to UTF-8")));
 	}
 }
 
@@ -189,8 +213,8 @@ push_value(JsonbParseState **state, JsonbIteratorToken token, json_t *value)
 			json_object_foreach(value, key, child)
 			{
 				v.type = jbvString;
-				v.val.string.val = (char *) key;
-				v.val.string.len = strlen(key);
+				v.val.string.val = pg_any_to_server(key, strlen(key), PG_UTF8);
+				v.val.string.len = strlen(v.val.string.val);
 				pushJsonbValue(state, WJB_KEY, &v);
 				push_value(state, WJB_VALUE, child);
 			}
@@ -202,8 +226,10 @@ push_value(JsonbParseState **state, JsonbIteratorToken token, json_t *value)
 			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 		case JSON_STRING:
 			v.type = jbvString;
-			v.val.string.val = (char *) json_string_value(value);
-			v.val.string.len = json_string_length(value);
+			v.val.string.val = pg_any_to_server(json_string_value(value),
+												json_string_length(value), PG_UTF8);
+			v.val.string.len = v.val.string.val == json_string_value(value) ?
+				json_string_length(value) : strlen(v.val.string.val);
 			break;
 		case JSON_INTEGER:
 		case JSON_REAL:

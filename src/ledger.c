@@ -140,11 +140,19 @@ write_result_row(Oid table, json_t *object, int64 run_id, int64 output_id,
 							 quote_identifier(NameStr(att->attname)));
 		ReleaseSysCache(tup);
 	}
+	if (get_rel_name(table) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the result table (oid %u) of output this run recorded no longer exists", table),
+				 errhint("Alter the agent to name an existing result table.")));
 	qname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(table)),
 									   get_rel_name(table));
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT %s FROM jsonb_populate_record(NULL::%s, $1)",
-					 qname, cols.data, cols.data, qname);
+	if (cols.len == 0)
+		appendStringInfo(&sql, "INSERT INTO %s DEFAULT VALUES", qname);
+	else
+		appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT %s FROM jsonb_populate_record(NULL::%s, $1)",
+						 qname, cols.data, cols.data, qname);
 	pa_sql_value(owner, sql.data, 1, (Oid[]) {JSONBOID}, (Datum[]) {jsonb_datum(row)}, NULL, &isnull);
 	json_decref(row);
 }

@@ -15,6 +15,7 @@ extern int	pa_max_response_bytes;
 extern int	pa_max_agent_depth;
 extern int	pa_stream_min_output_tokens;
 extern int	pa_stream_idle_timeout_s;
+extern bool pa_http_tool_allow_private;
 extern void pa_define_settings(void);
 
 /* procedural_agent.c */
@@ -39,5 +40,12 @@ extern void pa_restore_role(const PaRoleSwitch *save);
  */
 extern Datum pa_sql_value(Oid role, const char *sql, int nargs, Oid *argtypes,
 						  Datum *values, const char *nulls, bool *isnull);
+/*
+ * The same with the session's search_path: only for calling a tool's
+ * function as the agent's owner (its body may rely on the path, and the
+ * caller can act as that owner anyway). Everything else pins the path.
+ */
+extern Datum pa_sql_value_user_path(Oid role, const char *sql, int nargs, Oid *argtypes,
+									Datum *values, const char *nulls, bool *isnull);
 
 #endif							/* PROCEDURAL_AGENT_H */

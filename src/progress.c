@@ -78,13 +78,26 @@ my_slot(void)
 	return &slots[MyBackendId - 1];
 }
 
+/* Exits skip PG_FINALLY: free the slot on the way out too. */
+static void
+progress_on_exit(int code, Datum arg)
+{
+	pa_progress_end();
+}
+
 void
 pa_progress_begin(int64 run_id, Oid owner, const char *agent, const char *model, bool streaming)
 {
 	ProgressSlot *s = my_slot();
+	static bool exit_hook = false;
 
 	if (s == NULL)
 		return;
+	if (!exit_hook)
+	{
+		before_shmem_exit(progress_on_exit, (Datum) 0);
+		exit_hook = true;
+	}
 	s->pid = 0;
 	pg_write_barrier();
 	s->run_id = run_id;

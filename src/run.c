@@ -9,6 +9,9 @@
 #include "catalog/pg_type.h"
 #include "utils/timestamp.h"
 
+#include "access/xact.h"
+#include "utils/resowner.h"
+
 #include "jsonb_jansson.h"
 #include "ledger.h"
 #include "procedural_agent.h"
@@ -47,14 +50,70 @@ run_result(RunContext *rc, json_t *state, int64 run_id)
 					 "cost_usd", rc->cost);
 }
 
+/*
+ * Run fn(arg) in a subtransaction. On an error, roll it back and return the
+ * message (palloc'd) instead of aborting the caller's statement, so the run
+ * can end as failed with its ledger intact; NULL on success. A cancel or a
+ * statement timeout still propagates.
+ */
+static char *
+in_subtransaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *failure = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(mcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(mcxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(mcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(mcxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		failure = psprintf("%s (SQLSTATE %s)", edata->message, unpack_sql_state(edata->sqlerrcode));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return failure;
+}
+
+typedef struct NestedRun
+{
+	PaRunRequest req;
+	json_t	   *result;
+} NestedRun;
+
+static void
+nested_run(void *arg)
+{
+	NestedRun  *n = (NestedRun *) arg;
+
+	n->result = pa_run_agent(&n->req);
+}
+
 /* A nested run for an agent tool; its result goes back as the tool result. */
 static char *
 run_agent_tool(RunContext *rc, json_t *tool, json_t *arguments, bool *is_error)
 {
-	PaRunRequest req = {0};
+	NestedRun	n = {{0}};
 	json_t	   *result;
 	json_t	   *answer;
 	char	   *text;
+	char	   *failure;
 
 	if (rc->depth + 1 > pa_max_agent_depth)
 	{
@@ -62,14 +121,21 @@ run_agent_tool(RunContext *rc, json_t *tool, json_t *arguments, bool *is_error)
 		return psprintf("agent tools may nest %d levels deep; this call would be level %d",
 						pa_max_agent_depth, rc->depth + 1);
 	}
-	req.agent_id = (int64) json_integer_value(json_object_get(tool, "agent_id"));
-	req.conversation_id = rc->conversation_id;
-	req.input = pa_json_to_jsonb(arguments);
-	req.origin = "agent_tool";
-	req.parent_run_id = rc->run_id;
-	req.depth = rc->depth + 1;
-	req.timeout_ms = Max(pa_run_remaining_ms(rc), 1);
-	result = pa_run_agent(&req);
+	n.req.agent_id = (int64) json_integer_value(json_object_get(tool, "agent_id"));
+	n.req.conversation_id = rc->conversation_id;
+	n.req.input = pa_json_to_jsonb(arguments);
+	n.req.origin = "agent_tool";
+	n.req.parent_run_id = rc->run_id;
+	n.req.depth = rc->depth + 1;
+	n.req.timeout_ms = Max(pa_run_remaining_ms(rc), 1);
+	/* the nested agent may be gone, unreleased or invisible: a tool error */
+	failure = in_subtransaction(nested_run, &n);
+	if (failure)
+	{
+		*is_error = true;
+		return psprintf("the agent could not run: %s", failure);
+	}
+	result = n.result;
 	answer = json_pack("{s:O, s:O, s:O?}", "status", json_object_get(result, "status"),
 					   "outputs", json_object_get(result, "outputs"),
 					   "error", json_object_get(result, "error"));
@@ -78,6 +144,24 @@ run_agent_tool(RunContext *rc, json_t *tool, json_t *arguments, bool *is_error)
 	json_decref(answer);
 	json_decref(result);
 	return text;
+}
+
+typedef struct OutputsWrite
+{
+	RunContext *rc;
+	json_t	   *state;
+	int64		conversation_id;
+} OutputsWrite;
+
+/* Outputs, result-table rows and memory writes: all or nothing. */
+static void
+write_outputs(void *arg)
+{
+	OutputsWrite *w = (OutputsWrite *) arg;
+
+	pa_ledger_write_outputs(w->rc->run_id, w->rc->agent_id, w->rc->version, w->conversation_id,
+							w->state, json_object_get(w->rc->def, "outputs"), w->rc->owner);
+	pa_builtin_commit(w->rc, w->state);
 }
 
 static void
@@ -104,7 +188,7 @@ run_tools(RunContext *rc, json_t *state)
 		else if (strcmp(json_string_value(json_object_get(tool, "kind")), "builtin") == 0)
 			text = pa_builtin_run(rc, state, name, args, &is_error);
 		else
-			text = pa_run_tool(rc->owner, tool, args, &is_error);
+			text = pa_run_tool(rc->owner, tool, args, pa_run_remaining_ms(rc), &is_error);
 		INSTR_TIME_SET_CURRENT(t1);
 		INSTR_TIME_SUBTRACT(t1, t0);
 		response = json_pack("{s:s}", "content", text);
@@ -167,9 +251,13 @@ pa_run_agent(const PaRunRequest *rreq)
 
 		if (strcmp(json_string_value(json_object_get(state, "status")), "succeeded") == 0)
 		{
-			pa_ledger_write_outputs(rc.run_id, rc.agent_id, rc.version, rreq->conversation_id,
-									state, json_object_get(rc.def, "outputs"), rc.owner);
-			pa_builtin_commit(&rc, state);
+			OutputsWrite w = {&rc, state, rreq->conversation_id};
+			char	   *failure = in_subtransaction(write_outputs, &w);
+
+			/* e.g. a value its result-table column refuses: the run fails, recorded */
+			if (failure)
+				pa_sm_fail(state, "output_write_failed",
+						   psprintf("the outputs could not be written: %s", failure), NULL);
 		}
 		result = run_result(&rc, state, rc.run_id);
 		pa_ledger_finish(rc.run_id, state, result, &rc.usage, rc.cost);

@@ -75,7 +75,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 					 " 'model', jsonb_build_object('name', m.name, 'input_price', m.input_price,"
 					 "     'output_price', m.output_price, 'cached_input_price', m.cached_input_price,"
 					 "     'reasoning_price', m.reasoning_price),"
-					 " 'outputs', (SELECT jsonb_object_agg(o.name, jsonb_strip_nulls(jsonb_build_object("
+					 " 'outputs', (SELECT jsonb_object_agg(o.name, pa._strip_top(jsonb_build_object("
 					 "     'schema', o.schema, 'cardinality', o.cardinality, 'required', o.required, 'evidence', o.evidence,"
 					 "     'description', o.description, 'table', o.result_table::oid::bigint)))"
 					 "   FROM pa.agent_outputs o WHERE o.agent_id = v.agent_id AND o.version = v.version),"
@@ -102,21 +102,33 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 	rc->def = pa_jsonb_to_json(DatumGetJsonbP(d));
 	rc->kind = json_string_value(json_object_get(json_object_get(rc->def, "provider"), "kind"));
 
-	/* The key: read as the extension owner, or from the server's environment. */
+	/*
+	 * The key: stored (read as the extension owner), or named by
+	 * api_key_env and read from the server's environment.
+	 */
 	d = pa_sql_value(pa_extension_owner(),
-					 "SELECT coalesce(s.api_key, '$env:' || p.api_key_env) FROM pa.agent_versions v "
-					 "JOIN pa.providers p ON p.id = v.provider_id "
-					 "LEFT JOIN pa.provider_secrets s ON s.provider_id = p.id "
+					 "SELECT s.api_key FROM pa.agent_versions v "
+					 "JOIN pa.provider_secrets s ON s.provider_id = v.provider_id "
 					 "WHERE v.agent_id = $1 AND v.version = $2",
 					 2, (Oid[]) {INT8OID, INT4OID},
 					 (Datum[]) {Int64GetDatum(rc->agent_id), Int32GetDatum(rc->version)},
 					 NULL, &isnull);
 	rc->api_key = isnull ? NULL : TextDatumGetCString(d);
-	if (rc->api_key && strncmp(rc->api_key, "$env:", 5) == 0)
+	if (rc->api_key == NULL)
 	{
-		const char *v = getenv(rc->api_key + 5);
+		d = pa_sql_value(pa_extension_owner(),
+						 "SELECT p.api_key_env FROM pa.agent_versions v "
+						 "JOIN pa.providers p ON p.id = v.provider_id "
+						 "WHERE v.agent_id = $1 AND v.version = $2",
+						 2, (Oid[]) {INT8OID, INT4OID},
+						 (Datum[]) {Int64GetDatum(rc->agent_id), Int32GetDatum(rc->version)},
+						 NULL, &isnull);
+		if (!isnull)
+		{
+			const char *v = getenv(TextDatumGetCString(d));
 
-		rc->api_key = v ? pstrdup(v) : NULL;
+			rc->api_key = v ? pstrdup(v) : NULL;
+		}
 	}
 }
 
@@ -247,6 +259,10 @@ pa_run_load_context(int64 conversation_id, Jsonb *input)
 	Datum		d;
 	json_t	   *j;
 
+	/* A standalone run reads no conversation (nor needs the right to). */
+	if (conversation_id < 0)
+		return json_pack("{s:n, s:n, s:{}, s:[], s:o}", "conversation", "customer", "memory",
+						 "events", "input", pa_jsonb_to_json(input));
 	d = pa_sql_value(GetUserId(),
 					 "SELECT jsonb_build_object("
 					 " 'conversation', (SELECT to_jsonb(c) - 'last_event_seq' - 'created_at' - 'updated_at'"

@@ -68,9 +68,15 @@ pg_regex_compile(const char *ecma_pattern, char **errmsg, void *arg)
 static int
 pg_regex_match(void *handle, const char *subject, size_t len, void *arg)
 {
-	pg_wchar   *wide = palloc((len + 1) * sizeof(pg_wchar));
-	int			wlen = pg_mb2wchar_with_len(subject, wide, len);
+	pg_wchar   *wide = palloc_extended((len + 1) * sizeof(pg_wchar),
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+
+	int			wlen;
 	int			rc;
+
+	if (wide == NULL)
+		return -1;				/* reported as a validation failure, not a crash */
+	wlen = pg_mb2wchar_with_len(subject, wide, len);
 
 	rc = pg_regexec((regex_t *) handle, wide, wlen, 0, NULL, 0, NULL, 0);
 	pfree(wide);
@@ -177,8 +183,15 @@ pa_schema_for(Jsonb *schema, const char *what)
 			return cache[i].schema;
 
 	doc = pa_jsonb_to_json(schema);
-	compiled = pa_schema_compile_owned(doc, what);
-	json_decref(doc);
+	PG_TRY();
+	{
+		compiled = pa_schema_compile_owned(doc, what);
+	}
+	PG_FINALLY();
+	{
+		json_decref(doc);
+	}
+	PG_END_TRY();
 
 	slot = &cache[cache_next];
 	cache_next = (cache_next + 1) % cache_size;
@@ -251,8 +264,15 @@ pa_validate(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	compiled = pa_schema_for(schema, "schema");
 	doc = pa_jsonb_to_json(instance);
-	errors = pa_schema_errors(compiled, doc);
-	json_decref(doc);
+	PG_TRY();
+	{
+		errors = pa_schema_errors(compiled, doc);
+	}
+	PG_FINALLY();
+	{
+		json_decref(doc);
+	}
+	PG_END_TRY();
 
 	json_array_foreach(errors, i, e)
 	{
@@ -289,10 +309,18 @@ pa_schema_problem(PG_FUNCTION_ARGS)
 	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
 	json_t	   *doc = pa_jsonb_to_json(schema);
 	char	   *err = NULL;
-	PaSchema   *compiled = pa_schema_compile(doc, &pg_regex_hooks, &err);
+	PaSchema   *compiled;
 	text	   *result;
 
-	json_decref(doc);
+	PG_TRY();
+	{
+		compiled = pa_schema_compile(doc, &pg_regex_hooks, &err);
+	}
+	PG_FINALLY();
+	{
+		json_decref(doc);
+	}
+	PG_END_TRY();
 	if (compiled)
 	{
 		pa_schema_free(compiled);

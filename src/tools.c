@@ -105,10 +105,9 @@ tool_query(Oid fn, json_t *arguments)
 }
 
 static char *
-run_sql_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
+run_sql_tool(Oid owner, json_t *tool, json_t *arguments, long timeout_ms, bool *is_error)
 {
 	const char *signature = json_string_value(json_object_get(tool, "signature"));
-	long		timeout_ms = (long) json_number_value(json_object_get(tool, "timeout_ms"));
 	MemoryContext caller = CurrentMemoryContext;
 	ResourceOwner owner_before = CurrentResourceOwner;
 	TimestampTz outer = 0;
@@ -150,7 +149,7 @@ run_sql_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
 		}
 		values[0] = JsonbPGetDatum(args);
 		pa_become_role(owner, true, &save);
-		d = pa_sql_value(owner, tool_query(fn, arguments), 1, argtypes, values, NULL, &isnull);
+		d = pa_sql_value_user_path(owner, tool_query(fn, arguments), 1, argtypes, values, NULL, &isnull);
 		pa_restore_role(&save);
 		result = isnull ? pstrdup("null") :
 			JsonbToCString(NULL, &DatumGetJsonbP(d)->root, VARSIZE(DatumGetPointer(d)));
@@ -255,6 +254,7 @@ run_http_tool(json_t *tool, json_t *arguments, long timeout_ms, bool *is_error)
 	req.connect_timeout_ms = Min(timeout_ms, 10000);
 	req.timeout_ms = timeout_ms;
 	req.max_response_bytes = (size_t) pa_tool_max_result_bytes * 4;
+	req.deny_private = !pa_http_tool_allow_private;
 
 	PG_TRY();
 	{
@@ -277,17 +277,24 @@ run_http_tool(json_t *tool, json_t *arguments, long timeout_ms, bool *is_error)
 }
 
 char *
-pa_run_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error)
+pa_run_tool(Oid owner, json_t *tool, json_t *arguments, long deadline_ms, bool *is_error)
 {
+	long		timeout_ms = Min((long) json_number_value(json_object_get(tool, "timeout_ms")),
+								 deadline_ms);
+
 	const char *kind = json_string_value(json_object_get(tool, "kind"));
 
 	char	   *result;
 
+	if (timeout_ms <= 0)
+	{
+		*is_error = true;
+		return pstrdup("Not run: the run's deadline has passed.");
+	}
 	if (strcmp(kind, "http") == 0)
-		result = run_http_tool(tool, arguments,
-							   (long) json_number_value(json_object_get(tool, "timeout_ms")), is_error);
+		result = run_http_tool(tool, arguments, timeout_ms, is_error);
 	else if (strcmp(kind, "sql") == 0)
-		result = run_sql_tool(owner, tool, arguments, is_error);
+		result = run_sql_tool(owner, tool, arguments, timeout_ms, is_error);
 	else
 		elog(ERROR, "unexpected tool kind \"%s\"", kind);
 	return truncate_result(result);

@@ -13,6 +13,8 @@
  * its parameters. Returns palloc'd text for the model; *is_error when the
  * tool failed (the run goes on: the model sees the error).
  */
-extern char *pa_run_tool(Oid owner, json_t *tool, json_t *arguments, bool *is_error);
+/* deadline_ms: what is left of the run; the tool's own timeout is capped by it */
+extern char *pa_run_tool(Oid owner, json_t *tool, json_t *arguments, long deadline_ms,
+						 bool *is_error);
 
 #endif							/* PA_TOOLS_H */

@@ -77,8 +77,10 @@ COMMENT ON COLUMN pa.events.name IS 'Tool name (tool_call, tool_result) or event
 
 -- Assign seq under the conversation's row lock, so concurrent writers of
 -- one conversation get a gap-free order without scanning pa.events.
+-- SECURITY DEFINER: a role that may append events need not be allowed to
+-- update conversations (and so to terminate them).
 CREATE FUNCTION pa._events_assign_seq() RETURNS trigger
-LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     next_seq integer;
 BEGIN

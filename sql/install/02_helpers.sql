@@ -13,6 +13,13 @@ LANGUAGE C STABLE SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_caller_search_path'
 CREATE FUNCTION pa._check_condition(owner regrole, condition text) RETURNS void
 LANGUAGE C STRICT SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_check_condition';
 
+-- The object without its top-level null members. Unlike jsonb_strip_nulls,
+-- nested values (JSON Schemas with "const": null, say) stay as they are.
+CREATE FUNCTION pa._strip_top(obj jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(obj) WHERE value <> 'null'
+$$;
+
 -- Raise an error with an SQLSTATE, optional detail and hint.
 CREATE FUNCTION pa._fail(code text, msg text, detail text DEFAULT NULL, hint text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
@@ -263,7 +270,7 @@ BEGIN
     EXECUTE format(E'CREATE TABLE %I.%I (\n    output_id bigint PRIMARY KEY,\n    run_id bigint NOT NULL,\n    conversation_id bigint,\n    created_at timestamptz NOT NULL DEFAULT now()%s)',
                    parts[1], parts[2], CASE WHEN cols IS NULL THEN '' ELSE E',\n    ' || cols END);
     rel := format('%I.%I', parts[1], parts[2])::regclass;
-    EXECUTE format('ALTER TABLE %s OWNER TO %I', rel, caller::text);
+    EXECUTE format('ALTER TABLE %s OWNER TO %s', rel, caller::text);  -- regrole text is quoted already
     EXECUTE format('COMMENT ON TABLE %s IS %L', rel,
                    format('Output %s of procedural_agent (created from its schema)', output_name));
     RETURN rel;
@@ -285,7 +292,10 @@ BEGIN
     -- Resolve the name the way the caller would. Everything called while
     -- the caller's search_path is in effect is schema-qualified: this runs
     -- as the extension owner.
-    PERFORM pg_catalog.set_config('search_path', coalesce(pa._caller_search_path(), 'public'), true);
+    PERFORM pg_catalog.set_config('search_path',
+        pg_catalog.replace(pg_catalog.replace(coalesce(pa._caller_search_path(), 'public'),
+                                              '"$user"', pg_catalog.quote_ident(caller::text)),
+                           '$user', pg_catalog.quote_ident(caller::text)), true);
     BEGIN
         rel := pg_catalog.to_regclass(table_name);
     EXCEPTION WHEN others THEN
@@ -293,6 +303,10 @@ BEGIN
     END;
     default_schema := (pg_catalog.current_schemas(false))[1];
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    IF rel IS NOT NULL AND NOT has_schema_privilege(caller,
+            (SELECT relnamespace FROM pg_class WHERE oid = rel), 'USAGE') THEN
+        PERFORM pa._fail('42501', format('permission denied for the schema of result table "%s"', table_name));
+    END IF;
     IF rel IS NULL THEN
         rel := pa._create_result_table(caller, output_name, schema, table_name, default_schema);
     END IF;

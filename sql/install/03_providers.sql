@@ -31,8 +31,11 @@ BEGIN
     IF api_key IS NOT NULL AND (api_key = '' OR api_key ~ '[\s]') THEN
         PERFORM pa._fail('22023', 'invalid API key', 'An API key is a non-empty string without whitespace.');
     END IF;
-    IF api_key_env IS NOT NULL AND api_key_env !~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN
-        PERFORM pa._fail('22023', format('invalid environment variable name "%s"', api_key_env));
+    -- Only variables meant for keys: a provider's URL is the admin's choice,
+    -- so any other variable (PGPASSWORD, cloud credentials) could be sent away.
+    IF api_key_env IS NOT NULL AND api_key_env !~ '^[A-Z][A-Z0-9_]*_API_KEY$' THEN
+        PERFORM pa._fail('22023', format('invalid environment variable name "%s"', api_key_env),
+            'Only variables whose names end in _API_KEY (e.g. OPENAI_API_KEY) may hold provider keys.');
     END IF;
     options := coalesce(options, '{}');
     IF jsonb_typeof(options) <> 'object' THEN
@@ -53,6 +56,11 @@ BEGIN
                 END IF;
             WHEN 'headers' THEN
                 PERFORM pa._check_string_map('provider option headers', opt.value);
+                IF EXISTS (SELECT 1 FROM jsonb_object_keys(opt.value) k
+                            WHERE lower(k) IN ('authorization', 'api-key', 'x-api-key', 'proxy-authorization', 'cookie')) THEN
+                    PERFORM pa._fail('22023', 'provider option headers must not carry credentials', NULL,
+                        'Headers are readable by every role; pass the key as api_key.');
+                END IF;
             ELSE
                 PERFORM pa._fail('22023', format('unknown provider option "%s"', opt.key), NULL,
                     'Known options: timeout_ms, connect_timeout_ms, max_retries, anthropic_version, headers.');

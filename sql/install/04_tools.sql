@@ -133,11 +133,9 @@ BEGIN
             PERFORM pa._fail('22023', 'an agent tool takes no parameters', 'It takes the input schema of its agent.');
         END IF;
         SELECT * INTO target FROM pa.agents a WHERE a.name = agent AND a.dropped_at IS NULL;
-        IF NOT FOUND THEN
+        -- an agent the caller may not use looks like no agent at all
+        IF NOT FOUND OR NOT pa._may_act_as(caller, target.owner) THEN
             PERFORM pa._fail('42704', format('agent "%s" does not exist', agent));
-        END IF;
-        IF NOT pa._may_act_as(caller, target.owner) THEN
-            PERFORM pa._fail('42501', format('permission denied for agent "%s"', agent));
         END IF;
         INSERT INTO pa.tools (name, kind, description, agent_id, timeout, owner)
         VALUES (name, kind, coalesce(description, ''), target.id, timeout, caller)
@@ -162,14 +160,14 @@ BEGIN
         PERFORM pa._fail('42704', format('tool "%s" does not exist', name));
     END IF;
     IF NOT pa._may_act_as(caller, t.owner) THEN
-        PERFORM pa._fail('42501', format('must be owner of tool "%s"', name));
+        PERFORM pa._fail('42704', format('tool "%s" does not exist', name));
     END IF;
     SELECT string_agg(DISTINCT a.name, ', ') INTO users
       FROM pa.agent_tools at JOIN pa.agents a ON a.id = at.agent_id
-     WHERE at.tool_id = t.id AND a.dropped_at IS NULL AND at.version = a.latest_version;
+     WHERE at.tool_id = t.id AND a.dropped_at IS NULL AND at.version IN (a.latest_version, a.released_version);
     IF users IS NOT NULL THEN
         PERFORM pa._fail('2BP01', format('cannot drop tool "%s" because agents use it', name),
-            format('Used by the latest version of: %s.', users),
+            format('Used by the latest or released version of: %s.', users),
             'Alter those agents to stop using the tool first.');
     END IF;
     UPDATE pa.tools SET dropped_at = now() WHERE id = t.id;

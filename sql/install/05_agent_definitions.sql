@@ -41,7 +41,7 @@ BEGIN
         PERFORM pa._fail('22023', format('unknown planning intensity "%s"', planning), NULL, 'Use none, low or high.');
     END IF;
     PERFORM pa._require(max_output_tokens, 'max_output_tokens');
-    PERFORM pa._check_range('max_output_tokens', max_output_tokens, 1, coalesce(mdl.max_output_tokens, 128000));
+    PERFORM pa._check_range('max_output_tokens', max_output_tokens, 1, least(coalesce(mdl.max_output_tokens, 128000), 128000));
     IF thinking_budget IS NOT NULL THEN
         IF prov.kind <> 'anthropic' THEN
             PERFORM pa._fail('22023', 'thinking_budget applies to anthropic providers only', NULL,
@@ -72,7 +72,7 @@ BEGIN
     IF timeout < '1 second' OR timeout > '24 hours' THEN
         PERFORM pa._fail('22003', format('timeout %s is out of range', timeout), 'Timeout must be between 1 second and 24 hours.');
     END IF;
-    PERFORM pa._check_range('context_budget', context_budget, 1000, coalesce(mdl.context_window, 2000000));
+    PERFORM pa._check_range('context_budget', context_budget, 1000, least(coalesce(mdl.context_window, 2000000), 2000000));
     PERFORM pa._check_range('max_cost_usd', max_cost_usd, 0.000001, 100000);
     IF input_schema IS NOT NULL THEN
         PERFORM pa._check_object_schema('input_schema', input_schema);
@@ -124,7 +124,7 @@ BEGIN
             'evidence', coalesce(o.value->'evidence', 'false'),
             'description', o.value->'description',
             'table', CASE WHEN tbl IS NULL THEN NULL ELSE tbl::oid END);
-        outs := outs || jsonb_build_object(o.key, jsonb_strip_nulls(spec));
+        outs := outs || jsonb_build_object(o.key, pa._strip_top(spec));
     END LOOP;
 
     -- Tools, by name, owned by (or usable as) the caller.
@@ -165,7 +165,7 @@ BEGIN
         END;
     END IF;
 
-    RETURN jsonb_strip_nulls(jsonb_build_object(
+    RETURN pa._strip_top(jsonb_build_object(
         'description', nullif(description, ''),
         'instructions', instructions,
         'provider_id', prov.id,
@@ -190,12 +190,12 @@ END $$;
 -- The normalised definition of a stored version (same shape as above).
 CREATE FUNCTION pa._stored_definition(agent bigint, ver integer) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT jsonb_strip_nulls(jsonb_build_object(
+    SELECT pa._strip_top(jsonb_build_object(
         'description', v.description,
         'instructions', v.instructions,
         'provider_id', v.provider_id,
         'model_id', v.model_id,
-        'outputs', (SELECT jsonb_object_agg(o.name, jsonb_strip_nulls(jsonb_build_object(
+        'outputs', (SELECT jsonb_object_agg(o.name, pa._strip_top(jsonb_build_object(
                         'schema', o.schema, 'cardinality', o.cardinality, 'required', o.required,
                         'evidence', o.evidence, 'description', o.description,
                         'table', o.result_table::oid)))
@@ -263,21 +263,26 @@ BEGIN
         thinking_budget, reasoning_effort, max_output_tokens, max_steps, max_repairs, timeout,
         context_budget, input_schema, trigger_outcomes, trigger_condition, description,
         finish_when_recorded, max_cost_usd);
-    INSERT INTO pa.agents (name, owner, latest_version, released_version)
-    VALUES (name, caller, 1, CASE WHEN coalesce(release, true) THEN 1 END)
-    RETURNING id INTO new_id;
+    BEGIN
+        INSERT INTO pa.agents (name, owner, latest_version, released_version)
+        VALUES (name, caller, 1, CASE WHEN coalesce(release, true) THEN 1 END)
+        RETURNING id INTO new_id;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM pa._fail('42710', format('agent "%s" already exists', name));
+    END;
     PERFORM pa._store_version(new_id, 1, def, caller);
     RETURN 1;
 END $$;
 
 -- The live agent of that name, which the caller may manage.
 CREATE FUNCTION pa._agent_for(caller regrole, agent_name text) RETURNS pa.agents
-LANGUAGE plpgsql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a pa.agents;
 BEGIN
     PERFORM pa._require(agent_name, 'agent name');
-    SELECT * INTO a FROM pa.agents x WHERE x.name = agent_name AND x.dropped_at IS NULL;
+    -- FOR UPDATE: concurrent alters of one agent take turns.
+    SELECT * INTO a FROM pa.agents x WHERE x.name = agent_name AND x.dropped_at IS NULL FOR UPDATE;
     IF NOT FOUND OR NOT pa._may_act_as(caller, a.owner) THEN
         -- Do not reveal agents of other roles.
         PERFORM pa._fail('42704', format('agent "%s" does not exist', agent_name));
@@ -307,12 +312,18 @@ BEGIN
     SELECT * INTO cur_provider FROM pa.providers WHERE id = (cur->>'provider_id')::bigint;
     SELECT * INTO cur_model FROM pa.models WHERE id = (cur->>'model_id')::bigint;
     -- Stored outputs name their table by oid; give it back as a name.
+    IF EXISTS (SELECT 1 FROM jsonb_each(cur->'outputs') o
+                WHERE o.value ? 'table' AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = (o.value->>'table')::oid)) THEN
+        PERFORM pa._fail('42P01', format('a result table of agent "%s" no longer exists', name), NULL,
+            'Pass outputs again, naming an existing table (or a new one to create).');
+    END IF;
     SELECT jsonb_object_agg(o.key, CASE WHEN o.value ? 'table'
                                         THEN o.value || jsonb_build_object('table', (o.value->>'table')::oid::regclass::text)
                                         ELSE o.value END)
       INTO cur_outputs FROM jsonb_each(cur->'outputs') o;
 
-    def := pa._agent_definition(caller,
+    -- The definition is checked with the owner's rights: it runs as the owner.
+    def := pa._agent_definition(a.owner,
         coalesce(instructions, cur->>'instructions'),
         coalesce(provider, cur_provider.name),
         coalesce(model, CASE WHEN provider IS NULL OR provider = cur_provider.name THEN cur_model.name END),
@@ -335,13 +346,13 @@ BEGIN
         CASE WHEN max_cost_usd = 0 THEN NULL ELSE coalesce(max_cost_usd, (cur->>'max_cost_usd')::numeric) END);
 
     IF def = cur THEN
+        -- Nothing changed: nothing to version, and nothing released by the way.
         RAISE NOTICE 'agent "%" is unchanged, still version %', name, a.latest_version;
-        ver := a.latest_version;
-    ELSE
-        ver := a.latest_version + 1;
-        PERFORM pa._store_version(a.id, ver, def, caller);
-        UPDATE pa.agents SET latest_version = ver, updated_at = now() WHERE id = a.id;
+        RETURN a.latest_version;
     END IF;
+    ver := a.latest_version + 1;
+    PERFORM pa._store_version(a.id, ver, def, caller);
+    UPDATE pa.agents SET latest_version = ver, updated_at = now() WHERE id = a.id;
     IF coalesce(release, true) THEN
         UPDATE pa.agents SET released_version = ver, updated_at = now() WHERE id = a.id;
     END IF;

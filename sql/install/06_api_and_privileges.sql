@@ -138,6 +138,8 @@ COMMENT ON FUNCTION @extschema@.pa_invoke IS 'Run an agent now, in this backend,
 -- sees figures for the agents it may see, nothing else.
 CREATE VIEW pa.agent_version_stats WITH (security_invoker = true) AS
 SELECT a.name AS agent,
+       a.id AS agent_id,
+       a.dropped_at IS NOT NULL AS dropped,
        r.agent_version AS version,
        count(*) AS runs,
        count(*) FILTER (WHERE r.status = 'succeeded') AS succeeded,
@@ -161,7 +163,7 @@ SELECT a.name AS agent,
        max(r.created_at) AS last_run_at
   FROM pa.runs r
   JOIN pa.agents a ON a.id = r.agent_id
- GROUP BY a.name, r.agent_version;
+ GROUP BY a.id, a.name, a.dropped_at, r.agent_version;
 COMMENT ON VIEW pa.agent_version_stats IS 'Per agent version: runs by status, success rate, p50/p95 duration, steps, tokens by kind, cost';
 GRANT SELECT ON pa.agent_version_stats TO PUBLIC;
 

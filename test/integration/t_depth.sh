@@ -43,6 +43,12 @@ ms_scenario '{"rules":[{"match":{"contains":"Notify the ops"},"responses":[
   {"tool_calls":[{"name":"notify_ops","arguments":{"text":"Order 42 needs a refund"}}]},
   {"tool_calls":[{"name":"record_done","arguments":{"ok":true}}]}]}]}'
 r=$(inv "'notifier', 1")
+is "http tool: a loopback receiver is refused by default (SSRF)" "$(jq_ "$r" "d['status']") $(ms_py "len([x for x in d if x['path'].startswith('/hooks/')])")" "succeeded 0"
+like "http tool: ... and the model is told why" "$(ms_py "[m for m in d[-1]['body']['messages'] if m['role']=='tool'][0]['content']")" 'loopback, private or link-local'
+ms_scenario '{"rules":[{"match":{"contains":"Notify the ops"},"responses":[
+  {"tool_calls":[{"name":"notify_ops","arguments":{"text":"Order 42 needs a refund"}}]},
+  {"tool_calls":[{"name":"record_done","arguments":{"ok":true}}]}]}]}'
+r=$(q "SET procedural_agent.http_tool_allow_private = on; SELECT pa_invoke('notifier', 1)" -d $DB)
 is "http tool: the run succeeds" "$(jq_ "$r" "d['status']")" "succeeded"
 hook="[x for x in d if x['path'].startswith('/hooks/')][0]"
 is "http tool: the receiver got the arguments as JSON" "$(ms_py "$hook['body']")" "{'text': 'Order 42 needs a refund'}"

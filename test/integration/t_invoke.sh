@@ -144,6 +144,15 @@ is "many: the created table's columns follow the documented mapping" \
    "output_id bigint NO, run_id bigint NO, conversation_id bigint YES, created_at timestamp with time zone NO, action text NO, due date NO, urgent boolean YES"
 is "many: the created table belongs to the agent's owner" "$(q "SELECT tableowner FROM pg_tables WHERE tablename = 'next_steps'" -d $DB)" "pa_it_owner"
 
+# A value its result-table column refuses: the run fails, its ledger stays.
+ms_scenario '{"rules":[{"match":{"contains":"conv-A"},"responses":[
+  {"tool_calls":[{"name":"record_step","arguments":{"action":"Refund","due":"next week-ish"}}]},{"text":"Done."}]}]}'
+r=$(inv "'steps', 1")
+is "output write failure: the run fails with a clear code" "$(jq_ "$r" "d['status'] + ' ' + d['error']['code']")" "failed output_write_failed"
+like "output write failure: the message names the problem" "$(jq_ "$r" "d['error']['message']")" 'invalid input syntax for type date'
+is "output write failure: the run is in the ledger, nothing half-written" \
+   "$(q "SELECT r.status || ' ' || (SELECT count(*) FROM pa.outputs o WHERE o.run_id = r.id) FROM pa.runs r WHERE r.id = $(jq_ "$r" "d['run_id']")" -d $DB)" "failed 0"
+
 # 5. Anthropic: planning high stores a plan; thinking blocks go back signed; parallel calls.
 ms_scenario '{"rules":[{"match":{"provider":"anthropic"},"responses":[
   {"thinking":"Plan first.","text":"1. Look up order 42. 2. Record the line."},
