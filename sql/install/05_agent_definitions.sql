@@ -134,12 +134,10 @@ BEGIN
             PERFORM pa._fail('22023', format('tool "%s" is listed twice', tname));
         END IF;
         SELECT * INTO t FROM pa.tools x WHERE x.name = tname AND x.dropped_at IS NULL;
-        IF NOT FOUND THEN
+        -- another role's tool looks like no tool at all
+        IF NOT FOUND OR NOT pa._may_act_as(caller, t.owner) THEN
             PERFORM pa._fail('42704', format('tool "%s" does not exist', tname), NULL,
                 'Create it with pa_create_tool().');
-        END IF;
-        IF NOT pa._may_act_as(caller, t.owner) THEN
-            PERFORM pa._fail('42501', format('permission denied for tool "%s"', tname));
         END IF;
         tool_names := tool_names || tname;
     END LOOP;
