@@ -205,8 +205,10 @@ json_t *
 pa_run_agent(const PaRunRequest *rreq)
 {
 	RunContext	rc = {0};
-	json_t	   *context;
-	json_t	   *state = NULL;
+
+	/* set inside PG_TRY, released in PG_FINALLY */
+	json_t	   *volatile context = NULL;
+	json_t	   *volatile state = NULL;
 	json_t	   *result = NULL;
 	char	   *transcript;
 	char	   *err = NULL;
@@ -214,19 +216,19 @@ pa_run_agent(const PaRunRequest *rreq)
 	size_t		omitted = 0;
 	PaTranscriptOptions topts = {0};
 
-	pa_run_load_definition(&rc, rreq);
-	rc.conversation_id = rreq->conversation_id;
-	rc.depth = rreq->depth;
-	timeout_ms = (long) json_number_value(json_object_get(rc.def, "timeout_ms"));
-	if (rreq->timeout_ms > 0)
-		timeout_ms = Min(timeout_ms, rreq->timeout_ms);
-	rc.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-
-	context = pa_run_load_context(rreq->conversation_id, rreq->input);
 	PG_TRY();
 	{
 		PaModelRequest req;
 		PaSmAction	action;
+
+		pa_run_load_definition(&rc, rreq);
+		rc.conversation_id = rreq->conversation_id;
+		rc.depth = rreq->depth;
+		timeout_ms = (long) json_number_value(json_object_get(rc.def, "timeout_ms"));
+		if (rreq->timeout_ms > 0)
+			timeout_ms = Min(timeout_ms, rreq->timeout_ms);
+		rc.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+		context = pa_run_load_context(rreq->conversation_id, rreq->input);
 
 		pa_run_build_spec(&rc, context);
 		/* The context budget is in tokens; about four bytes make a token. */
