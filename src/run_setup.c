@@ -81,6 +81,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 					 "   FROM pa.agent_outputs o WHERE o.agent_id = v.agent_id AND o.version = v.version),"
 					 " 'tools', coalesce((SELECT jsonb_agg(jsonb_build_object('name', t.name, 'kind', t.kind,"
 					 "     'description', t.description, 'signature', t.function_signature, 'agent_id', t.agent_id,"
+					 "     'function_owner', t.function_owner::oid::bigint,"
 					 "     'url', t.url, 'headers', t.headers,"
 					 /* secret headers stay in memory for the call: never in a prompt or the ledger */
 					 "     'secret', (SELECT jsonb_build_object('headers', s.headers, 'hmac_secret', s.hmac_secret)"

@@ -32,6 +32,19 @@
 #include "procedural_agent.h"
 #include "tools.h"
 
+static Oid
+function_owner(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
 /* "name => <expression reading the argument from $1>" for one argument. */
 static void
 append_argument(StringInfo sql, const char *name, Oid type)
@@ -141,6 +154,14 @@ run_sql_tool(Oid owner, json_t *tool, json_t *arguments, long timeout_ms, bool *
 					 errmsg("function %s behind tool \"%s\" does not exist", signature,
 							json_string_value(json_object_get(tool, "name")))));
 		fn = DatumGetObjectId(d);
+		/* dropped and re-created by someone else: not the function the tool was made for */
+		if (json_is_integer(json_object_get(tool, "function_owner")) &&
+			function_owner(fn) != (Oid) json_integer_value(json_object_get(tool, "function_owner")))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("function %s behind tool \"%s\" now belongs to another role", signature,
+							json_string_value(json_object_get(tool, "name"))),
+					 errhint("Re-create the tool if the new function is the intended one.")));
 
 		if (outer == 0 || mine < outer)
 		{

@@ -191,6 +191,7 @@ CREATE TABLE pa.tools (
     parameters         jsonb,
     function_signature text,
     function_args      text[],
+    function_owner     regrole,
     url                text,
     headers            jsonb NOT NULL DEFAULT '{}',
     agent_id           bigint REFERENCES pa.agents,
@@ -204,6 +205,7 @@ CREATE TABLE pa.tools (
 );
 COMMENT ON TABLE pa.tools IS 'Tools agents may call: SQL functions, HTTP endpoints, other agents';
 COMMENT ON COLUMN pa.tools.parameters IS 'JSON Schema of the arguments (derived from the signature for sql tools; NULL for agent tools, which take the agent''s input schema)';
+COMMENT ON COLUMN pa.tools.function_owner IS 'Owner of the function when the tool was defined: a same-signature function created later by another role is refused';
 COMMENT ON COLUMN pa.tools.function_signature IS 'Schema-qualified signature, resolved at call time (a dropped function is a clear error, not a dangling oid)';
 CREATE UNIQUE INDEX tools_name_live_idx ON pa.tools (name) WHERE dropped_at IS NULL;
 

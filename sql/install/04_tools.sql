@@ -109,8 +109,10 @@ BEGIN
         SELECT format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)) INTO signature
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = function;
         description := coalesce(description, obj_description(function, 'pg_proc'), '');
-        INSERT INTO pa.tools (name, kind, description, parameters, function_signature, function_args, timeout, owner)
-        VALUES (name, kind, description, derived.parameters, signature, derived.arg_names, timeout, caller)
+        INSERT INTO pa.tools (name, kind, description, parameters, function_signature, function_args,
+                              function_owner, timeout, owner)
+        VALUES (name, kind, description, derived.parameters, signature, derived.arg_names,
+                (SELECT proowner FROM pg_proc WHERE oid = function), timeout, caller)
         RETURNING id INTO new_id;
     ELSIF kind = 'http' THEN
         PERFORM pa._check_url('tool url', url);

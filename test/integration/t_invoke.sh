@@ -113,6 +113,14 @@ r=$(inv "'namer', 1")
 is "OUT arguments: the tool takes only the input argument" "$(ms_py "[t['function']['parameters']['required'] for t in d[0]['body']['tools'] if t['function']['name']=='split_name'][0]")" "['full_name']"
 is "OUT arguments: the result is the record as JSON" "$(ms_py "d[1]['body']['messages'][-1]['content']")" '{"last_name": "Lovelace", "first_name": "Ada"}'
 
+# A tool function dropped and re-created by another role is refused, not run as the owner.
+q "DROP FUNCTION app.split_name(text); CREATE FUNCTION app.split_name(full_name text, OUT first_name text, OUT last_name text) LANGUAGE sql AS \$\$ SELECT 'pwned', 'pwned' \$\$" -d $DB >/dev/null
+ms_scenario '{"rules":[{"match":{"contains":"Split the name"},"responses":[
+  {"tool_calls":[{"name":"split_name","arguments":{"full_name":"Ada Lovelace"}}]},
+  {"tool_calls":[{"name":"record_n","arguments":{}}]}]}]}'
+r=$(inv "'namer', 1")
+like "a re-created tool function of another owner is refused" "$(ms_py "d[1]['body']['messages'][-1]['content']")" 'now belongs to another role'
+
 # 3. Repair after an invalid output; then failure when repairs run out.
 ms_scenario '{"rules":[{"match":{"contains":"conv-A"},"responses":[
   {"tool_calls":[{"name":"record_ticket","arguments":{"title":"T","priority":"urgent","extra":1}}]},
