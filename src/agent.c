@@ -150,6 +150,16 @@ answer(json_t *state, const char *id, const char *content, bool is_error)
 }
 
 /* Validate and keep a record_<output> call; returns the tool result text. */
+json_t *
+pa_evidence_parameters(json_t *object_schema)
+{
+	return json_pack("{s:s, s:[s, s], s:b, s:{s:O, s:{s:s, s:{s:s}, s:i}}}",
+					 "type", "object", "required", "object", "evidence",
+					 "additionalProperties", 0, "properties",
+					 "object", object_schema,
+					 "evidence", "type", "array", "items", "type", "integer", "minItems", 1);
+}
+
 static int
 id_cmp(const void *a, const void *b)
 {

@@ -68,6 +68,12 @@ typedef enum PaSmAction
 	PA_SM_DONE
 } PaSmAction;
 
+/*
+ * The parameters of record_<output> for an output that needs evidence:
+ * {"object": <its schema>, "evidence": [event ids, at least one]}.
+ */
+extern json_t *pa_evidence_parameters(json_t *object_schema);
+
 extern json_t *pa_sm_start(const PaAgentSpec *spec, const char *first_user_text);
 
 /* Fills *req (borrowing from spec and state) when returning PA_SM_CALL_MODEL. */

@@ -176,11 +176,7 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 
 		/* With evidence, the object travels beside the ids it rests on. */
 		if (evidence)
-			parameters = json_pack("{s:s, s:[s, s], s:b, s:{s:O, s:{s:s, s:{s:s}, s:i}}}",
-								   "type", "object", "required", "object", "evidence",
-								   "additionalProperties", 0, "properties",
-								   "object", json_object_get(o, "schema"),
-								   "evidence", "type", "array", "items", "type", "integer", "minItems", 1);
+			parameters = pa_evidence_parameters(json_object_get(o, "schema"));
 		else
 			parameters = json_incref(json_object_get(o, "schema"));
 		rc->outputs[n].name = name;

@@ -185,15 +185,22 @@ compile(json_t *schema)
 	return s;
 }
 
-/* The driver's wrapper schema around an evidence output's schema. */
+/* The tools offered: record_ticket, record_note (when note is given), two user tools. */
 static json_t *
-evidence_wrapper(json_t *object_schema)
+tool_list(json_t *ticket, json_t *note)
 {
-	return json_pack("{s:s, s:[s, s], s:b, s:{s:O, s:{s:s, s:{s:s}, s:i}}}",
-					 "type", "object", "required", "object", "evidence",
-					 "additionalProperties", 0, "properties",
-					 "object", object_schema,
-					 "evidence", "type", "array", "items", "type", "integer", "minItems", 1);
+	json_t	   *list = json_pack("[{s:s, s:s, s:O}]", "name", "record_ticket",
+								 "description", "Record one ticket object.", "parameters", ticket);
+
+	if (note)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:O}", "name", "record_note",
+											  "description", "Record one note object.",
+											  "parameters", note));
+	json_array_append_new(list, json_pack("{s:s, s:s, s:O}", "name", "lookup_customer",
+										  "description", "Find a customer.", "parameters", lookup_json));
+	json_array_append_new(list, json_pack("{s:s, s:s, s:O}", "name", "get_weather",
+										  "description", "The weather in a city.", "parameters", weather_json));
+	return list;
 }
 
 static void
@@ -222,25 +229,11 @@ setup(void)
 	user_tools[1].name = "get_weather";
 	user_tools[1].parameters = weather_schema;
 
-	tools_ticket = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]",
-							 "name", "record_ticket", "description", "Record one ticket object.",
-							 "parameters", ticket_json,
-							 "name", "lookup_customer", "description", "Find a customer.",
-							 "parameters", lookup_json,
-							 "name", "get_weather", "description", "The weather in a city.",
-							 "parameters", weather_json);
-	tools_mixed = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]",
-							"name", "record_ticket", "description", "Record one ticket object.",
-							"parameters", ticket_json,
-							"name", "record_note", "description", "Record one note object.",
-							"parameters", note_json,
-							"name", "lookup_customer", "description", "Find a customer.",
-							"parameters", lookup_json,
-							"name", "get_weather", "description", "The weather in a city.",
-							"parameters", weather_json);
+	tools_ticket = tool_list(ticket_json, NULL);
+	tools_mixed = tool_list(ticket_json, note_json);
 
-	ticket_ev_json = evidence_wrapper(ticket_json);
-	note_ev_json = evidence_wrapper(note_json);
+	ticket_ev_json = pa_evidence_parameters(ticket_json);
+	note_ev_json = pa_evidence_parameters(note_json);
 	ticket_ev_schema = compile(ticket_ev_json);
 	note_ev_schema = compile(note_ev_json);
 	ev_ticket_only[0] = ticket_only[0];
@@ -250,22 +243,8 @@ setup(void)
 	ev_ticket_and_notes[1] = ticket_and_notes[1];
 	ev_ticket_and_notes[1].schema = note_ev_schema;
 	ev_ticket_and_notes[1].evidence = true;
-	tools_ev_ticket = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]",
-								"name", "record_ticket", "description", "Record one ticket object.",
-								"parameters", ticket_ev_json,
-								"name", "lookup_customer", "description", "Find a customer.",
-								"parameters", lookup_json,
-								"name", "get_weather", "description", "The weather in a city.",
-								"parameters", weather_json);
-	tools_ev_mixed = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]",
-							   "name", "record_ticket", "description", "Record one ticket object.",
-							   "parameters", ticket_ev_json,
-							   "name", "record_note", "description", "Record one note object.",
-							   "parameters", note_ev_json,
-							   "name", "lookup_customer", "description", "Find a customer.",
-							   "parameters", lookup_json,
-							   "name", "get_weather", "description", "The weather in a city.",
-							   "parameters", weather_json);
+	tools_ev_ticket = tool_list(ticket_ev_json, NULL);
+	tools_ev_mixed = tool_list(ticket_ev_json, note_ev_json);
 }
 
 static void
