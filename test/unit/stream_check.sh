@@ -24,13 +24,8 @@ if ! make -s -f $U/Makefile.stream all >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log"; echo "0 passed, 1 failed"; exit 1
 fi
 
-$U/stream_unit | tee "$tmp/unit.log"
-count "$tmp/unit.log"
+unit_suite "stream unit tests" $U/stream_unit valgrind
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-check "stream unit tests under AddressSanitizer + UBSan: clean" $U/stream_unit_asan
-check "stream unit tests under valgrind: no errors, no leaks" \
-    valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
-    --error-exitcode=3 $U/stream_unit
 
 # ---------- the local model server ----------
 
