@@ -133,23 +133,6 @@ pa_strdup_printf(const char *fmt,...)
 	return s;
 }
 
-/* path + "/" + escaped token, malloc'd; NULL on out of memory */
-char *
-pa_pointer_append(const char *path, const char *token)
-{
-	PaBuf		b = {0};
-
-	pa_buf_puts(&b, path);
-	pa_buf_puts(&b, "/");
-	pa_buf_put_pointer_token(&b, token, strlen(token));
-	if (b.oom)
-	{
-		free(b.data);
-		return NULL;
-	}
-	return b.data;
-}
-
 size_t
 pa_utf8_length(const char *s, size_t len)
 {

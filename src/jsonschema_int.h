@@ -143,7 +143,6 @@ extern void pa_buf_put_pointer_token(PaBuf *b, const char *s, size_t n);
 extern void pa_buf_put_json(PaBuf *b, json_t *v, size_t maxlen);
 extern void pa_buf_put_num(PaBuf *b, const PaNum *n);
 extern char *pa_strdup_printf(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-extern char *pa_pointer_append(const char *path, const char *token);
 
 extern void pa_num_from_json(json_t *v, PaNum *n);
 extern int	pa_num_cmp(const PaNum *a, const PaNum *b);
