@@ -25,6 +25,7 @@ OBJS = \
 	src/regex_ecma_unicode.o \
 	src/pa_buf.o \
 	src/http.o \
+	src/http_loop.o \
 	src/retry.o \
 	src/sql.o \
 	src/agent.o \

@@ -12,30 +12,32 @@
 #include "utils/memutils.h"
 
 #include "http.h"
+#include "http_int.h"
 
 /* One multi handle per backend: its connection cache outlives calls. */
 static CURLM *backend_multi = NULL;
 
-typedef struct Transfer
+void
+pa_http_global_init(void)
 {
-	PaHttpResponse *resp;
-	size_t		max_bytes;
-	const PaHttpRequest *req;
-	CURL	   *easy;
-	char	   *stream_error;	/* malloc'd, from on_data */
-	bool		denied;			/* a connection to a private address was refused */
-	instr_time	last_activity;	/* when bytes last arrived */
-} Transfer;
+	static bool done = false;
+
+	if (!done)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not initialize libcurl")));
+		done = true;
+	}
+}
 
 static CURLM *
 multi_handle(void)
 {
 	if (backend_multi == NULL)
 	{
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_SYSTEM_ERROR),
-					 errmsg("could not initialize libcurl")));
+		pa_http_global_init();
 		backend_multi = curl_multi_init();
 		if (backend_multi == NULL)
 			ereport(ERROR,
@@ -48,7 +50,7 @@ multi_handle(void)
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-	Transfer   *t = (Transfer *) arg;
+	PaHttpTransfer *t = (PaHttpTransfer *) arg;
 	size_t		n = size * nmemb;
 	long		status = 0;
 
@@ -89,7 +91,7 @@ header_value(const char *line, size_t len, const char *name)
 static size_t
 on_header(char *line, size_t size, size_t nmemb, void *arg)
 {
-	Transfer   *t = (Transfer *) arg;
+	PaHttpTransfer *t = (PaHttpTransfer *) arg;
 	size_t		n = size * nmemb;
 	char	   *v;
 
@@ -148,7 +150,7 @@ private_address(const struct sockaddr *sa)
 static int
 before_request(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
-	Transfer   *t = (Transfer *) arg;
+	PaHttpTransfer *t = (PaHttpTransfer *) arg;
 	struct sockaddr_in v4 = {0};
 	struct sockaddr_in6 v6 = {0};
 	bool		deny;
@@ -199,42 +201,33 @@ pa_http_header(struct curl_slist *list, const char *name, const char *value)
 	return l;
 }
 
-void
-pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
+/*
+ * A transfer ready to be added to a multi handle: the easy handle with
+ * every option set, the response initialised. palloc'd in the current
+ * memory context, like the response body.
+ */
+PaHttpTransfer *
+pa_http_transfer_new(const PaHttpRequest *req, PaHttpResponse *resp)
 {
-	CURLM	   *multi = multi_handle();
+	PaHttpTransfer *t = palloc0(sizeof(PaHttpTransfer));
 	CURL	   *easy;
-	Transfer	t;
-	char		errbuf[CURL_ERROR_SIZE];
-	instr_time	start,
-				now;
-	volatile bool added = false;
 
 	memset(resp, 0, sizeof(*resp));
 	initStringInfo(&resp->body);
 	pa_retry_hints_init(&resp->retry);
-	t.resp = resp;
-	t.max_bytes = req->max_response_bytes;
-	t.req = req;
-	t.stream_error = NULL;
-	t.denied = false;
-	errbuf[0] = '\0';
+	t->resp = resp;
+	t->max_bytes = req->max_response_bytes;
+	t->req = req;
 
+	pa_http_global_init();
 	easy = curl_easy_init();
 	if (easy == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
-	t.easy = easy;
-
-	INSTR_TIME_SET_CURRENT(start);
+	t->easy = easy;
 	PG_TRY();
 	{
-		int			running = 1;
-		CURLMsg    *msg;
-		int			left;
-		CURLcode	result = CURLE_OK;
-
 		SETOPT(easy, CURLOPT_URL, req->url);
 		SETOPT(easy, CURLOPT_POST, 1L);
 		SETOPT(easy, CURLOPT_POSTFIELDS, req->body);
@@ -243,24 +236,112 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 		SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
 		SETOPT(easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 		SETOPT(easy, CURLOPT_WRITEFUNCTION, on_body);
-		SETOPT(easy, CURLOPT_WRITEDATA, &t);
+		SETOPT(easy, CURLOPT_WRITEDATA, t);
 		SETOPT(easy, CURLOPT_HEADERFUNCTION, on_header);
-		SETOPT(easy, CURLOPT_HEADERDATA, &t);
-		SETOPT(easy, CURLOPT_ERRORBUFFER, errbuf);
+		SETOPT(easy, CURLOPT_HEADERDATA, t);
+		SETOPT(easy, CURLOPT_ERRORBUFFER, t->errbuf);
 		SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
 		SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 		SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
 		SETOPT(easy, CURLOPT_USERAGENT, "procedural_agent/0.1");
 		SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "");
 		SETOPT(easy, CURLOPT_PREREQFUNCTION, before_request);
-		SETOPT(easy, CURLOPT_PREREQDATA, &t);
+		SETOPT(easy, CURLOPT_PREREQDATA, t);
+		SETOPT(easy, CURLOPT_PRIVATE, t);
+	}
+	PG_CATCH();
+	{
+		curl_easy_cleanup(easy);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	INSTR_TIME_SET_CURRENT(t->start);
+	t->last_activity = t->start;
+	return t;
+}
 
-		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+/* Nothing arrived for longer than the request allows: give up on it. */
+bool
+pa_http_transfer_idle(PaHttpTransfer *t)
+{
+	instr_time	idle;
+
+	if (t->req->idle_timeout_ms <= 0)
+		return false;
+	INSTR_TIME_SET_CURRENT(idle);
+	INSTR_TIME_SUBTRACT(idle, t->last_activity);
+	if (INSTR_TIME_GET_MILLISEC(idle) <= t->req->idle_timeout_ms)
+		return false;
+	t->resp->timed_out = true;
+	t->resp->error = psprintf("nothing received for %ld ms: the stream stalled",
+							  t->req->idle_timeout_ms);
+	return true;
+}
+
+/*
+ * The transfer is over (result from libcurl, or CURLE_OK when we stopped
+ * it ourselves with resp->error set): status, error text, elapsed time.
+ * The easy handle must already be out of its multi handle; it is freed.
+ */
+void
+pa_http_transfer_conclude(PaHttpTransfer *t, CURLcode result)
+{
+	PaHttpResponse *resp = t->resp;
+	instr_time	now;
+
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (resp->error == NULL && result != CURLE_OK)
+	{
+		if (t->denied)
+			resp->error = pstrdup("the address is loopback, private or link-local, which "
+								  "procedural_agent.http_tool_allow_private does not allow");
+		else if (result == CURLE_WRITE_ERROR && t->stream_error)
+			resp->error = pstrdup(t->stream_error);
+		else if (result == CURLE_WRITE_ERROR && resp->truncated)
+			resp->error = psprintf("response larger than %zu bytes", t->max_bytes);
+		else
+		{
+			resp->timed_out = (result == CURLE_OPERATION_TIMEDOUT);
+			resp->error = psprintf("%s%s%s", curl_easy_strerror(result),
+								   t->errbuf[0] ? ": " : "", t->errbuf);
+		}
+	}
+	pa_http_transfer_free(t);
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, t->start);
+	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(now);
+}
+
+/* Free the easy handle (already out of its multi handle); idempotent. */
+void
+pa_http_transfer_free(PaHttpTransfer *t)
+{
+	if (t->easy)
+		curl_easy_cleanup(t->easy);
+	t->easy = NULL;
+	free(t->stream_error);
+	t->stream_error = NULL;
+}
+
+void
+pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
+{
+	CURLM	   *multi = multi_handle();
+	PaHttpTransfer *t = pa_http_transfer_new(req, resp);
+	volatile bool added = false;
+	CURLcode	result = CURLE_OK;
+
+	PG_TRY();
+	{
+		int			running = 1;
+		CURLMsg    *msg;
+		int			left;
+
+		if (curl_multi_add_handle(multi, t->easy) != CURLM_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not add a transfer to the libcurl multi handle")));
 		added = true;
-		t.last_activity = start;
 
 		while (running)
 		{
@@ -286,54 +367,22 @@ pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp)
 			 * Our own idle timeout: libcurl's low-speed limit averages over
 			 * several seconds, so a stalled stream would linger.
 			 */
-			if (req->idle_timeout_ms > 0)
-			{
-				instr_time	idle;
-
-				INSTR_TIME_SET_CURRENT(idle);
-				INSTR_TIME_SUBTRACT(idle, t.last_activity);
-				if (INSTR_TIME_GET_MILLISEC(idle) > req->idle_timeout_ms)
-				{
-					resp->timed_out = true;
-					resp->error = psprintf("nothing received for %ld ms: the stream stalled",
-										   req->idle_timeout_ms);
-					break;
-				}
-			}
+			if (pa_http_transfer_idle(t))
+				break;
 		}
 
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == t->easy)
 				result = msg->data.result;
-
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
-		if (resp->error == NULL && result != CURLE_OK)
-		{
-			if (t.denied)
-				resp->error = pstrdup("the address is loopback, private or link-local, which "
-									  "procedural_agent.http_tool_allow_private does not allow");
-			else if (result == CURLE_WRITE_ERROR && t.stream_error)
-				resp->error = pstrdup(t.stream_error);
-			else if (result == CURLE_WRITE_ERROR && resp->truncated)
-				resp->error = psprintf("response larger than %zu bytes", req->max_response_bytes);
-			else
-			{
-				resp->timed_out = (result == CURLE_OPERATION_TIMEDOUT);
-				resp->error = psprintf("%s%s%s", curl_easy_strerror(result),
-									   errbuf[0] ? ": " : "", errbuf);
-			}
-		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		if (added)
-			curl_multi_remove_handle(multi, easy);
-		curl_easy_cleanup(easy);
-		free(t.stream_error);
+			curl_multi_remove_handle(multi, t->easy);
+		pa_http_transfer_free(t);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
-
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, start);
-	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(now);
+	curl_multi_remove_handle(multi, t->easy);
+	pa_http_transfer_conclude(t, result);
 }

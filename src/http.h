@@ -57,6 +57,27 @@ typedef struct PaHttpResponse
 
 extern void pa_http_post(const PaHttpRequest *req, PaHttpResponse *resp);
 
+/*
+ * The worker's event loop (http_loop.c): many transfers at once on one
+ * multi handle. libcurl's sockets are kept in an epoll set whose single
+ * descriptor the worker waits on together with its latch (one
+ * WaitEventSet); libcurl's timer gives the wait's timeout. done(arg) runs
+ * from pa_http_loop_run once a transfer is over, its response filled in
+ * as pa_http_post would.
+ */
+typedef struct PaHttpTransfer PaHttpTransfer;
+typedef struct PaHttpLoop PaHttpLoop;
+
+extern PaHttpLoop *pa_http_loop_create(void);
+extern int	pa_http_loop_fd(PaHttpLoop *loop);
+extern long pa_http_loop_timeout_ms(PaHttpLoop *loop);
+extern void pa_http_loop_run(PaHttpLoop *loop);
+extern int	pa_http_loop_active(PaHttpLoop *loop);
+extern PaHttpTransfer *pa_http_start(PaHttpLoop *loop, const PaHttpRequest *req,
+									 PaHttpResponse *resp, void (*done) (void *arg), void *arg);
+/* Stop a transfer without calling done; its response is left as it is. */
+extern void pa_http_abandon(PaHttpLoop *loop, PaHttpTransfer *t);
+
 /* Append "Name: value" to a header list; raises on out of memory. */
 extern struct curl_slist *pa_http_header(struct curl_slist *list, const char *name, const char *value);
 

@@ -154,184 +154,252 @@ should_stream(const PaModelRequest *req)
 	return req->max_output_tokens >= pa_stream_min_output_tokens || req->thinking_budget > 0;
 }
 
-/* One POST of the request; the neutral response, or NULL and *failure. */
-static json_t *
-post_once(RunContext *rc, PaHttpRequest *hr, PaHttpResponse *resp, bool stream, char **failure)
-{
-	bool		openai = strcmp(rc->kind, "openai") == 0;
-	PaStream   *volatile ps = NULL;
-	json_t	   *response = NULL;
-	char	   *err = NULL;
-
-	if (stream)
-	{
-		ps = pa_stream_new(rc->kind, (size_t) pa_max_response_bytes);
-		if (ps == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory for a response stream")));
-		hr->on_data = stream_data;
-		hr->on_tick = stream_tick;
-		hr->arg = ps;
-		hr->idle_timeout_ms = pa_stream_idle_timeout_s * 1000L;
-	}
-	PG_TRY();
-	{
-		pa_http_post(hr, resp);
-		/* Closed after the final event without the chunked terminator: whole. */
-		if (resp->error && stream && resp->event_stream && pa_stream_done(ps))
-			resp->error = NULL;
-		if (resp->error == NULL && resp->status >= 200 && resp->status < 300)
-		{
-			if (stream && resp->event_stream)
-			{
-				response = pa_stream_finish(ps, &err);
-				/* cut short before its final event: a transport failure, retryable */
-				if (response == NULL && !pa_stream_done(ps))
-					resp->error = pa_take_string(err);
-			}
-			else				/* a server may answer plain JSON to a stream request */
-				response = openai ? pa_openai_parse_response(resp->body.data, resp->body.len, &err)
-					: pa_anthropic_parse_response(resp->body.data, resp->body.len, &err);
-			if (response == NULL && resp->error == NULL)
-				*failure = psprintf("invalid response from the model: %s", pa_take_string(err));
-		}
-		if (resp->error)
-			*failure = psprintf("model call failed: %s", resp->error);
-		else if (response == NULL && *failure == NULL)
-			*failure = pa_take_string(openai ? pa_openai_error_message(resp->status, resp->body.data, resp->body.len)
-									  : pa_anthropic_error_message(resp->status, resp->body.data, resp->body.len));
-	}
-	PG_FINALLY();
-	{
-		if (ps)
-			pa_stream_free(ps);
-	}
-	PG_END_TRY();
-	return response;
-}
-
-/* One model call (with retries); false and the run failed on error. */
-bool
-pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
+/*
+ * A model call, built once, attempted until it succeeds, fails or runs out
+ * of retries. The blocking driver (pa_run_call_model) and the worker's
+ * event loop share these steps: prepare, then for each attempt arm, POST
+ * (their own way), complete.
+ */
+PaModelCall *
+pa_model_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req)
 {
 	json_t	   *provider = json_object_get(rc->def, "provider");
 	json_t	   *options = json_object_get(provider, "options");
 	bool		openai = strcmp(rc->kind, "openai") == 0;
-	bool		stream;
 	char	   *err = NULL;
 	char	   *body;
-	int			max_retries = json_is_integer(json_object_get(options, "max_retries")) ?
-		(int) json_integer_value(json_object_get(options, "max_retries")) : 2;
-	PaHttpRequest hr = {0};
-	PaHttpResponse resp = {0};
-	json_t	   *volatile response = NULL;
-	json_t	   *summary;
-	volatile int attempt;
-	char	   *failure = NULL;
+	PaModelCall *c;
 
-	req->stream = stream = should_stream(req);
+	req->stream = should_stream(req);
 	body = openai ? pa_openai_build_request(req, &err) : pa_anthropic_build_request(req, &err);
 	if (body == NULL)
 	{
 		pa_sm_fail(state, "request_error", pa_take_string(err), NULL);
-		return false;
+		return NULL;
 	}
 	if (!within_cost_ceiling(rc, state, req, body))
 	{
 		free(body);
-		return false;
+		return NULL;
 	}
-	hr.url = psprintf("%s%s", json_string_value(json_object_get(provider, "base_url")),
-					  openai ? "/chat/completions" : "/v1/messages");
-	hr.body = body;
-	hr.connect_timeout_ms = json_is_integer(json_object_get(options, "connect_timeout_ms")) ?
+	c = palloc0(sizeof(PaModelCall));
+	c->rc = rc;
+	c->body = pstrdup(body);
+	free(body);
+	c->stream = req->stream;
+	c->plan = req->tools == NULL;
+	c->model = pstrdup(req->model);
+	c->max_retries = json_is_integer(json_object_get(options, "max_retries")) ?
+		(int) json_integer_value(json_object_get(options, "max_retries")) : 2;
+	c->provider_timeout = json_is_integer(json_object_get(options, "timeout_ms")) ?
+		(long) json_integer_value(json_object_get(options, "timeout_ms")) : 600000;
+	c->hr.url = psprintf("%s%s", json_string_value(json_object_get(provider, "base_url")),
+						 openai ? "/chat/completions" : "/v1/messages");
+	c->hr.body = c->body;
+	c->hr.connect_timeout_ms = json_is_integer(json_object_get(options, "connect_timeout_ms")) ?
 		(long) json_integer_value(json_object_get(options, "connect_timeout_ms")) : 10000;
-	hr.max_response_bytes = (size_t) pa_max_response_bytes;
-	summary = json_pack("{s:s, s:i, s:I, s:b}", "model", req->model,
-						"messages", (int) json_array_size(req->messages),
-						"tools", (json_int_t) json_array_size(req->tools), "stream", stream);
+	c->hr.max_response_bytes = (size_t) pa_max_response_bytes;
+	c->summary = json_pack("{s:s, s:i, s:I, s:b}", "model", req->model,
+						   "messages", (int) json_array_size(req->messages),
+						   "tools", (json_int_t) json_array_size(req->tools), "stream", c->stream);
 
-	pa_progress_begin(rc->run_id, rc->owner, rc->agent_name, req->model, stream);
 	PG_TRY();
 	{
-		hr.headers = pa_http_header(NULL, "Content-Type", "application/json");
+		const char *hname;
+		json_t	   *hvalue;
+
+		c->hr.headers = pa_http_header(NULL, "Content-Type", "application/json");
+		/* the provider's extra headers (never credentials: checked at definition) */
+		json_object_foreach(json_object_get(options, "headers"), hname, hvalue)
+			c->hr.headers = pa_http_header(c->hr.headers, hname, json_string_value(hvalue));
 		if (openai)
 		{
 			if (rc->api_key)
-				hr.headers = pa_http_header(hr.headers, "Authorization", psprintf("Bearer %s", rc->api_key));
+				c->hr.headers = pa_http_header(c->hr.headers, "Authorization",
+											   psprintf("Bearer %s", rc->api_key));
 		}
 		else
 		{
 			const char *version = json_string_value(json_object_get(options, "anthropic_version"));
 
 			if (rc->api_key)
-				hr.headers = pa_http_header(hr.headers, "x-api-key", rc->api_key);
-			hr.headers = pa_http_header(hr.headers, "anthropic-version", version ? version : "2023-06-01");
+				c->hr.headers = pa_http_header(c->hr.headers, "x-api-key", rc->api_key);
+			c->hr.headers = pa_http_header(c->hr.headers, "anthropic-version",
+										   version ? version : "2023-06-01");
 		}
-		for (attempt = 0;; attempt++)
+	}
+	PG_CATCH();
+	{
+		pa_model_call_free(c);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return c;
+}
+
+/*
+ * Before each attempt: the timeout left, a fresh stream reader. False when
+ * the run's deadline has passed: the run failed, its last step written.
+ */
+bool
+pa_model_call_arm(PaModelCall *c, json_t *state)
+{
+	long		left = pa_run_remaining_ms(c->rc);
+
+	if (left <= 0)
+	{
+		c->failure = pstrdup("the run's deadline passed");
+		pa_sm_fail(state, "timeout", c->failure, NULL);
+		pa_ledger_step(c->rc->run_id, ++c->rc->ledger_steps, "model", NULL, c->resp.elapsed_ms,
+					   c->resp.status, NULL, 0, c->summary, NULL, c->failure);
+		return false;
+	}
+	c->hr.timeout_ms = Min(left, c->provider_timeout);
+	c->failure = NULL;
+	if (c->stream)
+	{
+		if (c->ps)
+			pa_stream_free(c->ps);
+		c->ps = pa_stream_new(c->rc->kind, (size_t) pa_max_response_bytes);
+		if (c->ps == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory for a response stream")));
+		c->hr.on_data = stream_data;
+		c->hr.on_tick = stream_tick;
+		c->hr.arg = c->ps;
+		c->hr.idle_timeout_ms = pa_stream_idle_timeout_s * 1000L;
+	}
+	return true;
+}
+
+/* The answer of one attempt as a neutral response, or NULL and c->failure. */
+static json_t *
+attempt_response(PaModelCall *c)
+{
+	PaHttpResponse *resp = &c->resp;
+	bool		openai = strcmp(c->rc->kind, "openai") == 0;
+	PaStream   *ps = c->ps;
+	json_t	   *response = NULL;
+	char	   *err = NULL;
+
+	/* Closed after the final event without the chunked terminator: whole. */
+	if (resp->error && c->stream && resp->event_stream && pa_stream_done(ps))
+		resp->error = NULL;
+	if (resp->error == NULL && resp->status >= 200 && resp->status < 300)
+	{
+		if (c->stream && resp->event_stream)
 		{
-			long		left = pa_run_remaining_ms(rc);
-			long		provider_timeout = json_is_integer(json_object_get(options, "timeout_ms")) ?
-				(long) json_integer_value(json_object_get(options, "timeout_ms")) : 600000;
+			response = pa_stream_finish(ps, &err);
+			/* cut short before its final event: a transport failure, retryable */
+			if (response == NULL && !pa_stream_done(ps))
+				resp->error = pa_take_string(err);
+		}
+		else					/* a server may answer plain JSON to a stream request */
+			response = openai ? pa_openai_parse_response(resp->body.data, resp->body.len, &err)
+				: pa_anthropic_parse_response(resp->body.data, resp->body.len, &err);
+		if (response == NULL && resp->error == NULL)
+			c->failure = psprintf("invalid response from the model: %s", pa_take_string(err));
+	}
+	if (resp->error)
+		c->failure = psprintf("model call failed: %s", resp->error);
+	else if (response == NULL && c->failure == NULL)
+		c->failure = pa_take_string(openai ? pa_openai_error_message(resp->status, resp->body.data, resp->body.len)
+									: pa_anthropic_error_message(resp->status, resp->body.data, resp->body.len));
+	return response;
+}
 
-			if (left <= 0)
-			{
-				failure = pstrdup("the run's deadline passed");
-				pa_sm_fail(state, "timeout", failure, NULL);
-				break;
-			}
-			hr.timeout_ms = Min(left, provider_timeout);
-			failure = NULL;
-			response = post_once(rc, &hr, &resp, stream, &failure);
-			if (response != NULL)
-				break;
-			if (attempt < max_retries && retryable(&resp))
-			{
-				long		wait = retry_wait_ms(&resp, attempt);
+/*
+ * After an attempt's transfer: DONE (the response went to the step
+ * machine, usage and cost counted, the step written), RETRY (wait
+ * *wait_ms, then arm and POST again) or FAILED (the run failed).
+ */
+PaCallOutcome
+pa_model_call_complete(PaModelCall *c, json_t *state, long *wait_ms)
+{
+	RunContext *rc = c->rc;
+	json_t	   *response = attempt_response(c);
+	PaUsage		u;
+	double		cost;
 
-				pa_ledger_step(rc->run_id, ++rc->ledger_steps, "model", "retry", resp.elapsed_ms,
-							   resp.status, NULL, 0, summary, NULL, failure);
-				if (wait < pa_run_remaining_ms(rc))
-				{
-					pause_ms(wait);
-					continue;
-				}
+	if (response == NULL)
+	{
+		if (c->attempt < c->max_retries && retryable(&c->resp))
+		{
+			long		wait = retry_wait_ms(&c->resp, c->attempt);
+
+			pa_ledger_step(rc->run_id, ++rc->ledger_steps, "model", "retry", c->resp.elapsed_ms,
+						   c->resp.status, NULL, 0, c->summary, NULL, c->failure);
+			if (wait < pa_run_remaining_ms(rc))
+			{
+				c->attempt++;
+				*wait_ms = wait;
+				return PA_CALL_RETRY;
 			}
-			pa_sm_fail(state, resp.timed_out ? "timeout" : "model_error", failure, NULL);
-			break;
+		}
+		pa_sm_fail(state, c->resp.timed_out ? "timeout" : "model_error", c->failure, NULL);
+		pa_ledger_step(rc->run_id, ++rc->ledger_steps, "model", NULL, c->resp.elapsed_ms,
+					   c->resp.status, NULL, 0, c->summary, NULL, c->failure);
+		return PA_CALL_FAILED;
+	}
+
+	pa_usage_from_response(response, &u);
+	cost = usage_cost(rc, &u);
+	rc->usage.input_tokens += u.input_tokens;
+	rc->usage.output_tokens += u.output_tokens;
+	rc->usage.cached_tokens += u.cached_tokens;
+	rc->usage.cache_creation_tokens += u.cache_creation_tokens;
+	rc->usage.reasoning_tokens += u.reasoning_tokens;
+	rc->cost += cost;
+	pa_ledger_step(rc->run_id, ++rc->ledger_steps, c->plan ? "plan" : "model", NULL,
+				   c->resp.elapsed_ms, c->resp.status, &u, cost, c->summary, response, NULL);
+	pa_sm_model_response(&rc->spec, state, response);
+	json_decref(response);
+	return PA_CALL_DONE;
+}
+
+void
+pa_model_call_free(PaModelCall *c)
+{
+	if (c == NULL)
+		return;
+	if (c->ps)
+		pa_stream_free(c->ps);
+	c->ps = NULL;
+	curl_slist_free_all(c->hr.headers);
+	c->hr.headers = NULL;
+	json_decref(c->summary);
+	c->summary = NULL;
+}
+
+/* One model call in this backend (with retries); false and the run failed on error. */
+bool
+pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
+{
+	PaModelCall *volatile c = pa_model_call_prepare(rc, state, req);
+	volatile PaCallOutcome outcome = PA_CALL_FAILED;
+
+	if (c == NULL)
+		return false;
+	pa_progress_begin(rc->run_id, rc->owner, rc->agent_name, req->model, c->stream);
+	PG_TRY();
+	{
+		while (pa_model_call_arm(c, state))
+		{
+			long		wait = 0;
+
+			pa_http_post(&c->hr, &c->resp);
+			outcome = pa_model_call_complete(c, state, &wait);
+			if (outcome != PA_CALL_RETRY)
+				break;
+			pause_ms(wait);
 		}
 	}
 	PG_FINALLY();
 	{
 		pa_progress_end();
-		curl_slist_free_all(hr.headers);
-		free(body);
+		pa_model_call_free(c);
 	}
 	PG_END_TRY();
-
-	if (response)
-	{
-		PaUsage		u;
-		double		cost;
-
-		pa_usage_from_response(response, &u);
-		cost = usage_cost(rc, &u);
-		rc->usage.input_tokens += u.input_tokens;
-		rc->usage.output_tokens += u.output_tokens;
-		rc->usage.cached_tokens += u.cached_tokens;
-		rc->usage.cache_creation_tokens += u.cache_creation_tokens;
-		rc->usage.reasoning_tokens += u.reasoning_tokens;
-		rc->cost += cost;
-		pa_ledger_step(rc->run_id, ++rc->ledger_steps,
-					   req->tools ? "model" : "plan", NULL, resp.elapsed_ms, resp.status, &u, cost,
-					   summary, response, NULL);
-		pa_sm_model_response(&rc->spec, state, response);
-		json_decref(response);
-	}
-	else
-		pa_ledger_step(rc->run_id, ++rc->ledger_steps,
-					   "model", NULL, resp.elapsed_ms, resp.status, NULL, 0, summary, NULL, failure);
-	json_decref(summary);
-	return response != NULL;
+	return outcome == PA_CALL_DONE;
 }

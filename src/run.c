@@ -56,8 +56,8 @@ run_result(RunContext *rc, json_t *state, int64 run_id)
  * can end as failed with its ledger intact; NULL on success. A cancel or a
  * statement timeout still propagates.
  */
-static char *
-in_subtransaction(void (*fn) (void *), void *arg)
+char *
+pa_in_subtransaction(void (*fn) (void *), void *arg)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -129,7 +129,7 @@ run_agent_tool(RunContext *rc, json_t *tool, json_t *arguments, bool *is_error)
 	n.req.depth = rc->depth + 1;
 	n.req.timeout_ms = Max(pa_run_remaining_ms(rc), 1);
 	/* the nested agent may be gone, unreleased or invisible: a tool error */
-	failure = in_subtransaction(nested_run, &n);
+	failure = pa_in_subtransaction(nested_run, &n);
 	if (failure)
 	{
 		*is_error = true;
@@ -164,6 +164,21 @@ write_outputs(void *arg)
 	pa_builtin_commit(w->rc, w->state);
 }
 
+/* A tool call's answer: to the ledger, then to the step machine. */
+void
+pa_run_record_tool(RunContext *rc, json_t *state, json_t *call, const char *text,
+				   bool is_error, double elapsed_ms)
+{
+	json_t	   *response = json_pack("{s:s}", "content", text);
+
+	pa_ledger_step(rc->run_id, ++rc->ledger_steps, "tool",
+				   json_string_value(json_object_get(call, "name")), elapsed_ms, 0, NULL, 0,
+				   json_object_get(call, "arguments"), response, is_error ? text : NULL);
+	json_decref(response);
+	pa_sm_tool_result(&rc->spec, state, json_string_value(json_object_get(call, "id")),
+					  text, is_error);
+}
+
 static void
 run_tools(RunContext *rc, json_t *state)
 {
@@ -176,29 +191,48 @@ run_tools(RunContext *rc, json_t *state)
 		const char *name = json_string_value(json_object_get(call, "name"));
 		json_t	   *tool = json_object_get(rc->tool_defs, name);
 		json_t	   *args = json_object_get(call, "arguments");
+		const char *kind = json_string_value(json_object_get(tool, "kind"));
 		bool		is_error;
-		json_t	   *response;
 		instr_time	t0,
 					t1;
 		char	   *text;
 
 		INSTR_TIME_SET_CURRENT(t0);
-		if (strcmp(json_string_value(json_object_get(tool, "kind")), "agent") == 0)
+		if (strcmp(kind, "agent") == 0)
 			text = run_agent_tool(rc, tool, args, &is_error);
-		else if (strcmp(json_string_value(json_object_get(tool, "kind")), "builtin") == 0)
+		else if (strcmp(kind, "builtin") == 0)
 			text = pa_builtin_run(rc, state, name, args, &is_error);
 		else
 			text = pa_run_tool(rc->owner, tool, args, pa_run_remaining_ms(rc), &is_error);
 		INSTR_TIME_SET_CURRENT(t1);
 		INSTR_TIME_SUBTRACT(t1, t0);
-		response = json_pack("{s:s}", "content", text);
-		pa_ledger_step(rc->run_id, ++rc->ledger_steps, "tool", name,
-					   INSTR_TIME_GET_MILLISEC(t1), 0, NULL, 0, args, response, is_error ? text : NULL);
-		json_decref(response);
-		pa_sm_tool_result(&rc->spec, state, json_string_value(json_object_get(call, "id")),
-						  text, is_error);
+		pa_run_record_tool(rc, state, call, text, is_error, INSTR_TIME_GET_MILLISEC(t1));
 	}
 	json_decref(pending);
+}
+
+/*
+ * The end of a run: outputs (with result rows and memory) written all or
+ * nothing when it succeeded, then its ledger row; returns the result.
+ */
+json_t *
+pa_run_finish(RunContext *rc, json_t *state)
+{
+	json_t	   *result;
+
+	if (strcmp(json_string_value(json_object_get(state, "status")), "succeeded") == 0)
+	{
+		OutputsWrite w = {rc, state, rc->conversation_id};
+		char	   *failure = pa_in_subtransaction(write_outputs, &w);
+
+		/* e.g. a value its result-table column refuses: the run fails, recorded */
+		if (failure)
+			pa_sm_fail(state, "output_write_failed",
+					   psprintf("the outputs could not be written: %s", failure), NULL);
+	}
+	result = run_result(rc, state, rc->run_id);
+	pa_ledger_finish(rc->run_id, state, result, &rc->usage, rc->cost);
+	return result;
 }
 
 json_t *
@@ -228,7 +262,7 @@ pa_run_agent(const PaRunRequest *rreq)
 		if (rreq->timeout_ms > 0)
 			timeout_ms = Min(timeout_ms, rreq->timeout_ms);
 		rc.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-		context = pa_run_load_context(rreq->conversation_id, rreq->input);
+		context = pa_run_load_context(GetUserId(), rreq->conversation_id, rreq->input);
 
 		pa_run_build_spec(&rc, context);
 		/* The context budget is in tokens; about four bytes make a token. */
@@ -251,18 +285,7 @@ pa_run_agent(const PaRunRequest *rreq)
 				run_tools(&rc, state);
 		}
 
-		if (strcmp(json_string_value(json_object_get(state, "status")), "succeeded") == 0)
-		{
-			OutputsWrite w = {&rc, state, rreq->conversation_id};
-			char	   *failure = in_subtransaction(write_outputs, &w);
-
-			/* e.g. a value its result-table column refuses: the run fails, recorded */
-			if (failure)
-				pa_sm_fail(state, "output_write_failed",
-						   psprintf("the outputs could not be written: %s", failure), NULL);
-		}
-		result = run_result(&rc, state, rc.run_id);
-		pa_ledger_finish(rc.run_id, state, result, &rc.usage, rc.cost);
+		result = pa_run_finish(&rc, state);
 	}
 	PG_FINALLY();
 	{

@@ -53,10 +53,16 @@ typedef struct PaRunRequest
 
 /* run.c */
 extern json_t *pa_run_agent(const PaRunRequest *req);
+extern json_t *pa_run_finish(RunContext *rc, json_t *state);
+extern void pa_run_record_tool(RunContext *rc, json_t *state, json_t *call, const char *text,
+							   bool is_error, double elapsed_ms);
+/* fn(arg) in a subtransaction: NULL, or the error's text (cancels propagate) */
+extern char *pa_in_subtransaction(void (*fn) (void *), void *arg);
 
 /* run_setup.c */
 extern void pa_run_load_definition(RunContext *rc, const PaRunRequest *req);
-extern json_t *pa_run_load_context(int64 conversation_id, Jsonb *input);
+/* The conversation, customer, memory and events as reader may see them. */
+extern json_t *pa_run_load_context(Oid reader, int64 conversation_id, Jsonb *input);
 extern void pa_run_build_spec(RunContext *rc, json_t *context);
 
 /* builtin_tools.c: remember, recall, read_events, search_events */
@@ -67,6 +73,35 @@ extern char *pa_builtin_run(RunContext *rc, json_t *state, const char *name, jso
 extern void pa_builtin_commit(RunContext *rc, json_t *state);
 
 /* model_call.c */
+typedef enum PaCallOutcome
+{
+	PA_CALL_DONE,
+	PA_CALL_RETRY,
+	PA_CALL_FAILED
+} PaCallOutcome;
+
+/* One model call across its attempts (see model_call.c). */
+typedef struct PaModelCall
+{
+	RunContext *rc;
+	PaHttpRequest hr;
+	PaHttpResponse resp;
+	char	   *body;
+	json_t	   *summary;		/* what the ledger shows of the request */
+	const char *model;
+	bool		stream;
+	bool		plan;			/* the planning call: no tools */
+	struct PaStream *ps;
+	int			attempt;
+	int			max_retries;
+	long		provider_timeout;
+	char	   *failure;		/* of the last attempt */
+} PaModelCall;
+
+extern PaModelCall *pa_model_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req);
+extern bool pa_model_call_arm(PaModelCall *c, json_t *state);
+extern PaCallOutcome pa_model_call_complete(PaModelCall *c, json_t *state, long *wait_ms);
+extern void pa_model_call_free(PaModelCall *c);
 extern bool pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req);
 extern long pa_run_remaining_ms(RunContext *rc);
 

@@ -71,7 +71,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 					 " 'max_repairs', v.max_repairs, 'timeout_ms', extract(epoch FROM v.timeout) * 1000,"
 					 " 'finish_when_recorded', v.finish_when_recorded, 'context_budget', v.context_budget,"
 					 " 'max_cost_usd', v.max_cost_usd,"
-					 " 'provider', jsonb_build_object('kind', p.kind, 'base_url', p.base_url, 'options', p.options),"
+					 " 'provider', jsonb_build_object('id', p.id, 'name', p.name, 'kind', p.kind, 'base_url', p.base_url, 'options', p.options),"
 					 " 'model', jsonb_build_object('name', m.name, 'input_price', m.input_price,"
 					 "     'output_price', m.output_price, 'cached_input_price', m.cached_input_price,"
 					 "     'reasoning_price', m.reasoning_price),"
@@ -250,7 +250,7 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 }
 
 json_t *
-pa_run_load_context(int64 conversation_id, Jsonb *input)
+pa_run_load_context(Oid reader, int64 conversation_id, Jsonb *input)
 {
 	bool		isnull;
 	Datum		d;
@@ -260,7 +260,7 @@ pa_run_load_context(int64 conversation_id, Jsonb *input)
 	if (conversation_id < 0)
 		return json_pack("{s:n, s:n, s:{}, s:[], s:o}", "conversation", "customer", "memory",
 						 "events", "input", pa_jsonb_to_json(input));
-	d = pa_sql_value(GetUserId(),
+	d = pa_sql_value(reader,
 					 "SELECT jsonb_build_object("
 					 " 'conversation', (SELECT to_jsonb(c) - 'last_event_seq' - 'created_at' - 'updated_at'"
 					 "                  FROM pa.conversations c WHERE c.id = $1),"

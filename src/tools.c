@@ -229,8 +229,8 @@ truncate_result(char *result)
 }
 
 /* "sha256=<hex of HMAC-SHA256(secret, body)>" */
-static char *
-hmac_signature(const char *secret, const char *body)
+char *
+pa_hmac_signature(const char *secret, const char *body)
 {
 	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
 	uint8		mac[32];
@@ -251,32 +251,70 @@ hmac_signature(const char *secret, const char *body)
 	return out;
 }
 
-static char *
-run_http_tool(json_t *tool, json_t *arguments, long timeout_ms, bool *is_error)
+/*
+ * The request of an HTTP tool call: its fixed URL, the arguments as the
+ * JSON body, its headers and secret headers, the HMAC signature, and an
+ * idempotency key when given (the worker sends one, so a call repeated
+ * after a crash is recognised by the receiver). Free req->headers after.
+ */
+void
+pa_http_tool_request(json_t *tool, json_t *arguments, long timeout_ms,
+					 const char *idempotency_key, PaHttpRequest *req)
 {
-	PaHttpRequest req = {0};
-	PaHttpResponse resp;
 	char	   *body = pa_take_json(arguments);
 	const char *name;
 	json_t	   *value;
 	json_t	   *secret = json_object_get(tool, "secret");
-	char	   *result;
 
-	req.url = json_string_value(json_object_get(tool, "url"));
-	req.body = body;
-	req.headers = pa_http_header(NULL, "Content-Type", "application/json");
-	json_object_foreach(json_object_get(tool, "headers"), name, value)
-		req.headers = pa_http_header(req.headers, name, json_string_value(value));
-	json_object_foreach(json_object_get(secret, "headers"), name, value)
-		req.headers = pa_http_header(req.headers, name, json_string_value(value));
-	if (json_is_string(json_object_get(secret, "hmac_secret")))
-		req.headers = pa_http_header(req.headers, "X-PA-Signature",
-									 hmac_signature(json_string_value(json_object_get(secret, "hmac_secret")), body));
-	req.connect_timeout_ms = Min(timeout_ms, 10000);
-	req.timeout_ms = timeout_ms;
-	req.max_response_bytes = (size_t) pa_tool_max_result_bytes * 4;
-	req.deny_private = !pa_http_tool_allow_private;
+	memset(req, 0, sizeof(*req));
+	req->url = json_string_value(json_object_get(tool, "url"));
+	req->body = body;
+	req->headers = pa_http_header(NULL, "Content-Type", "application/json");
+	PG_TRY();
+	{
+		json_object_foreach(json_object_get(tool, "headers"), name, value)
+			req->headers = pa_http_header(req->headers, name, json_string_value(value));
+		json_object_foreach(json_object_get(secret, "headers"), name, value)
+			req->headers = pa_http_header(req->headers, name, json_string_value(value));
+		if (json_is_string(json_object_get(secret, "hmac_secret")))
+			req->headers = pa_http_header(req->headers, "X-PA-Signature",
+										  pa_hmac_signature(json_string_value(json_object_get(secret, "hmac_secret")), body));
+		if (idempotency_key)
+			req->headers = pa_http_header(req->headers, "Idempotency-Key", idempotency_key);
+	}
+	PG_CATCH();
+	{
+		curl_slist_free_all(req->headers);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	req->connect_timeout_ms = Min(timeout_ms, 10000);
+	req->timeout_ms = timeout_ms;
+	req->max_response_bytes = (size_t) pa_tool_max_result_bytes * 4;
+	req->deny_private = !pa_http_tool_allow_private;
+}
 
+/* What the model sees of an HTTP tool's answer. */
+char *
+pa_http_tool_result(PaHttpResponse *resp, bool *is_error)
+{
+	if (resp->error)
+	{
+		*is_error = true;
+		return truncate_result(psprintf("the request failed: %s", resp->error));
+	}
+	*is_error = resp->status < 200 || resp->status >= 300;
+	return truncate_result(psprintf("HTTP %ld%s%s", resp->status, resp->body.len ? "\n" : "",
+									resp->body.data));
+}
+
+static char *
+run_http_tool(json_t *tool, json_t *arguments, long timeout_ms, bool *is_error)
+{
+	PaHttpRequest req;
+	PaHttpResponse resp;
+
+	pa_http_tool_request(tool, arguments, timeout_ms, NULL, &req);
 	PG_TRY();
 	{
 		pa_http_post(&req, &resp);
@@ -286,15 +324,7 @@ run_http_tool(json_t *tool, json_t *arguments, long timeout_ms, bool *is_error)
 		curl_slist_free_all(req.headers);
 	}
 	PG_END_TRY();
-
-	if (resp.error)
-	{
-		*is_error = true;
-		return psprintf("the request failed: %s", resp.error);
-	}
-	*is_error = resp.status < 200 || resp.status >= 300;
-	result = psprintf("HTTP %ld%s%s", resp.status, resp.body.len ? "\n" : "", resp.body.data);
-	return result;
+	return pa_http_tool_result(&resp, is_error);
 }
 
 char *
@@ -313,10 +343,9 @@ pa_run_tool(Oid owner, json_t *tool, json_t *arguments, long deadline_ms, bool *
 		return pstrdup("Not run: the run's deadline has passed.");
 	}
 	if (strcmp(kind, "http") == 0)
-		result = run_http_tool(tool, arguments, timeout_ms, is_error);
-	else if (strcmp(kind, "sql") == 0)
-		result = run_sql_tool(owner, tool, arguments, timeout_ms, is_error);
-	else
+		return run_http_tool(tool, arguments, timeout_ms, is_error);	/* truncated already */
+	if (strcmp(kind, "sql") != 0)
 		elog(ERROR, "unexpected tool kind \"%s\"", kind);
+	result = run_sql_tool(owner, tool, arguments, timeout_ms, is_error);
 	return truncate_result(result);
 }

@@ -6,6 +6,7 @@
 #define PA_TOOLS_H
 
 #include "pa_json.h"
+#include "http.h"
 
 /*
  * Run one tool call. tool: the tool's definition ({"name", "kind",
@@ -16,5 +17,13 @@
 /* deadline_ms: what is left of the run; the tool's own timeout is capped by it */
 extern char *pa_run_tool(Oid owner, json_t *tool, json_t *arguments, long deadline_ms,
 						 bool *is_error);
+
+/* An HTTP tool call in pieces, for the worker's event loop. */
+extern void pa_http_tool_request(json_t *tool, json_t *arguments, long timeout_ms,
+								 const char *idempotency_key, PaHttpRequest *req);
+extern char *pa_http_tool_result(PaHttpResponse *resp, bool *is_error);
+
+/* "sha256=<hex of HMAC-SHA256(secret, body)>" */
+extern char *pa_hmac_signature(const char *secret, const char *body);
 
 #endif							/* PA_TOOLS_H */

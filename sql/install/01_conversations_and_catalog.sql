@@ -292,6 +292,8 @@ CREATE TABLE pa.runs (
     run_after        timestamptz NOT NULL DEFAULT now(),
     lease_owner      integer,
     lease_expires_at timestamptz,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    depth            smallint NOT NULL DEFAULT 0,
     checkpoint       jsonb,
     plan             text,
     result           jsonb,

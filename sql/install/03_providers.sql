@@ -43,13 +43,14 @@ BEGIN
     END IF;
     FOR opt IN SELECT * FROM jsonb_each(options) LOOP
         CASE opt.key
-            WHEN 'timeout_ms', 'connect_timeout_ms', 'max_retries' THEN
+            WHEN 'timeout_ms', 'connect_timeout_ms', 'max_retries', 'max_concurrency' THEN
                 IF jsonb_typeof(opt.value) <> 'number' THEN
                     PERFORM pa._fail('22023', format('provider option %s must be a number', opt.key));
                 END IF;
                 PERFORM pa._check_range('provider option ' || opt.key, (opt.value)::text::numeric,
-                    CASE opt.key WHEN 'max_retries' THEN 0 ELSE 100 END,
-                    CASE opt.key WHEN 'max_retries' THEN 20 WHEN 'connect_timeout_ms' THEN 600000 ELSE 86400000 END);
+                    CASE opt.key WHEN 'max_retries' THEN 0 WHEN 'max_concurrency' THEN 1 ELSE 100 END,
+                    CASE opt.key WHEN 'max_retries' THEN 20 WHEN 'connect_timeout_ms' THEN 600000
+                                 WHEN 'max_concurrency' THEN 100000 ELSE 86400000 END);
             WHEN 'anthropic_version' THEN
                 IF kind <> 'anthropic' OR jsonb_typeof(opt.value) <> 'string' THEN
                     PERFORM pa._fail('22023', 'provider option anthropic_version must be a string, for anthropic providers');
@@ -63,7 +64,7 @@ BEGIN
                 END IF;
             ELSE
                 PERFORM pa._fail('22023', format('unknown provider option "%s"', opt.key), NULL,
-                    'Known options: timeout_ms, connect_timeout_ms, max_retries, anthropic_version, headers.');
+                    'Known options: timeout_ms, connect_timeout_ms, max_retries, max_concurrency, anthropic_version, headers.');
         END CASE;
     END LOOP;
     IF EXISTS (SELECT 1 FROM pa.providers p WHERE p.name = _pa_create_provider.name) THEN
