@@ -42,6 +42,10 @@ OBJS = \
 	src/run.o \
 	src/invoke.o \
 	src/progress.o \
+	src/launcher.o \
+	src/worker.o \
+	src/worker_task.o \
+	src/deliveries.o \
 	src/sse.o \
 	src/stream_openai.o \
 	src/stream_anthropic.o

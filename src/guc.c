@@ -20,6 +20,11 @@ int			pa_max_agent_depth = 3;
 int			pa_stream_min_output_tokens = 8192;
 int			pa_stream_idle_timeout_s = 60;
 bool		pa_http_tool_allow_private = false;
+char	   *pa_database_names = NULL;
+int			pa_max_concurrent_runs = 100;
+int			pa_lease_seconds = 60;
+int			pa_run_retention_min = 0;
+int			pa_delivery_retry_base_s = 30;
 
 void
 pa_define_settings(void)
@@ -97,6 +102,47 @@ pa_define_settings(void)
 							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("procedural_agent.database_names",
+							   "Databases the background worker runs queued agents in (comma-separated).",
+							   "One worker per database; the extension must be created in each.",
+							   &pa_database_names,
+							   "postgres",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.max_concurrent_runs",
+							"Runs one worker keeps in flight at once.",
+							"Runs waiting for an agent tool's nested run do not count.",
+							&pa_max_concurrent_runs,
+							100, 1, 10000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.lease_duration",
+							"How long a worker's claim on a run lasts without being renewed.",
+							"A worker renews its leases while it runs; a run whose lease expired "
+							"(its worker is gone) is queued again and resumes from its checkpoint.",
+							&pa_lease_seconds,
+							60, 5, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.run_retention",
+							"Finished runs older than this are deleted with their steps and outputs; 0 keeps them.",
+							"Result-table rows written by the runs are the user's and are kept.",
+							&pa_run_retention_min,
+							0, 0, 52560000,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.delivery_retry_base",
+							"Wait before the first retry of a failed delivery; each further retry waits 4 times longer.",
+							"Capped at 60 times this value (30 s: 30 s, 2 min, 8 min, 30 min, 30 min ...).",
+							&pa_delivery_retry_base_s,
+							30, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("procedural_agent");
 }

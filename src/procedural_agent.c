@@ -11,6 +11,7 @@
 
 #include "procedural_agent.h"
 #include "progress.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -24,7 +25,10 @@ _PG_init(void)
 	pa_loaded_at_startup = process_shared_preload_libraries_in_progress;
 	pa_define_settings();
 	if (pa_loaded_at_startup)
+	{
 		pa_progress_shmem_init();
+		pa_launcher_init();
+	}
 }
 
 /*

@@ -16,7 +16,15 @@ extern int	pa_max_agent_depth;
 extern int	pa_stream_min_output_tokens;
 extern int	pa_stream_idle_timeout_s;
 extern bool pa_http_tool_allow_private;
+extern char *pa_database_names;
+extern int	pa_max_concurrent_runs;
+extern int	pa_lease_seconds;
+extern int	pa_run_retention_min;
+extern int	pa_delivery_retry_base_s;
 extern void pa_define_settings(void);
+
+/* condition.c */
+extern bool pa_condition_holds(Oid owner, int64 agent_id, int32 version, int64 conversation_id);
 
 /* procedural_agent.c */
 extern bool pa_loaded_at_startup;

@@ -18,6 +18,7 @@
 #include "run.h"
 #include "tools.h"
 #include "transcript.h"
+#include "worker.h"
 
 static json_t *
 run_result(RunContext *rc, json_t *state, int64 run_id)
@@ -213,7 +214,8 @@ run_tools(RunContext *rc, json_t *state)
 
 /*
  * The end of a run: outputs (with result rows and memory) written all or
- * nothing when it succeeded, then its ledger row; returns the result.
+ * nothing when it succeeded, then its ledger row and its deliveries;
+ * returns the result.
  */
 json_t *
 pa_run_finish(RunContext *rc, json_t *state)
@@ -232,7 +234,32 @@ pa_run_finish(RunContext *rc, json_t *state)
 	}
 	result = run_result(rc, state, rc->run_id);
 	pa_ledger_finish(rc->run_id, state, result, &rc->usage, rc->cost);
+	/* the outbox row commits with the outputs, or not at all */
+	pa_deliveries_enqueue(rc, result);
 	return result;
+}
+
+/*
+ * The step machine's spec, the built-in tools and the first user message
+ * (the transcript within the context budget), from the loaded context.
+ */
+char *
+pa_run_prepare(RunContext *rc, json_t *context)
+{
+	char	   *transcript;
+	char	   *err = NULL;
+	size_t		omitted = 0;
+	PaTranscriptOptions topts = {0};
+
+	pa_run_build_spec(rc, context);
+	/* The context budget is in tokens; about four bytes make a token. */
+	topts.max_chars = (size_t) json_integer_value(json_object_get(rc->def, "context_budget")) * 4;
+	topts.omitted = &omitted;
+	transcript = pa_render_transcript(context, &topts, &err);
+	if (transcript == NULL)
+		elog(ERROR, "could not render the transcript: %s", err ? pa_take_string(err) : "out of memory");
+	pa_builtin_offer(rc, context, omitted);
+	return pa_take_string(transcript);
 }
 
 json_t *
@@ -245,10 +272,7 @@ pa_run_agent(const PaRunRequest *rreq)
 	json_t	   *volatile state = NULL;
 	json_t	   *result = NULL;
 	char	   *transcript;
-	char	   *err = NULL;
 	long		timeout_ms;
-	size_t		omitted = 0;
-	PaTranscriptOptions topts = {0};
 
 	PG_TRY();
 	{
@@ -264,17 +288,10 @@ pa_run_agent(const PaRunRequest *rreq)
 		rc.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 		context = pa_run_load_context(GetUserId(), rreq->conversation_id, rreq->input);
 
-		pa_run_build_spec(&rc, context);
-		/* The context budget is in tokens; about four bytes make a token. */
-		topts.max_chars = (size_t) json_integer_value(json_object_get(rc.def, "context_budget")) * 4;
-		topts.omitted = &omitted;
-		transcript = pa_render_transcript(context, &topts, &err);
-		if (transcript == NULL)
-			elog(ERROR, "could not render the transcript: %s", err ? pa_take_string(err) : "out of memory");
-		pa_builtin_offer(&rc, context, omitted);
+		transcript = pa_run_prepare(&rc, context);
 		rc.run_id = pa_ledger_start(rc.agent_id, rc.version, rreq->conversation_id, rreq->origin,
 									rreq->input, rc.owner, GetUserId(), rreq->parent_run_id);
-		state = pa_sm_start(&rc.spec, pa_take_string(transcript));
+		state = pa_sm_start(&rc.spec, transcript);
 
 		while ((action = pa_sm_next(&rc.spec, state, &req)) != PA_SM_DONE)
 		{

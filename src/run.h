@@ -53,6 +53,7 @@ typedef struct PaRunRequest
 
 /* run.c */
 extern json_t *pa_run_agent(const PaRunRequest *req);
+extern char *pa_run_prepare(RunContext *rc, json_t *context);
 extern json_t *pa_run_finish(RunContext *rc, json_t *state);
 extern void pa_run_record_tool(RunContext *rc, json_t *state, json_t *call, const char *text,
 							   bool is_error, double elapsed_ms);

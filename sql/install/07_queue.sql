@@ -79,6 +79,7 @@ CREATE TRIGGER conversations_terminated
 CREATE FUNCTION pa._pa_enqueue(caller regrole, agent text, conversation bigint, input jsonb,
     version integer, priority integer, run_after timestamptz, dedup_key text, max_attempts integer)
 RETURNS bigint LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
 DECLARE
     a pa.agents := pa._runnable_agent(caller, agent);
     v integer := pa._run_version(a, version);

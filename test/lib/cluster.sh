@@ -36,6 +36,7 @@ unix_socket_directories = '$PA_RUN_DIR'
 shared_preload_libraries = 'pg_cron,procedural_agent'
 cron.database_name = 'postgres'
 cron.use_background_workers = on
+procedural_agent.database_names = 'postgres,pa_it_worker,pa_it_durable,pa_it_drop'
 max_worker_processes = 16
 fsync = off
 synchronous_commit = off

@@ -72,6 +72,7 @@ class ModelServer(http.server.ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.scenario = Scenario()
         self.log = RequestLog()
+        self.hook_status = {}       # /hooks/<path> -> status to answer
         self.signer = Signer(secret)
         self.wires = {"openai": OpenAIWire(api_key),
                       "anthropic": AnthropicWire(api_key, self.signer)}
@@ -248,6 +249,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/_control/reset" and method == "POST":
             srv.scenario.reset()
             srv.log.reset()
+            srv.hook_status.clear()
+            return self._json(200, {"ok": True})
+        if path == "/_control/hooks" and method == "POST":
+            # {"path": "/hooks/x", "status": 500}: that receiver answers 500
+            # until set again (status 200) or reset.
+            try:
+                doc = json.loads(raw.decode("utf-8"))
+                srv.hook_status[str(doc["path"])] = int(doc["status"])
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+                return self._json(400, {"ok": False, "error": "bad hooks setting: %s" % e})
             return self._json(200, {"ok": True})
         if path == "/_control/scenario" and method == "GET":
             return self._json(200, srv.scenario.state())
@@ -291,7 +302,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # A webhook receiver for the extension's HTTP tools: it records
             # the request (headers and body, above) and answers 200, or the
             # status given by ?status=N.
-            status = int(urllib.parse.parse_qs(url.query).get("status", ["200"])[0])
+            status = int(urllib.parse.parse_qs(url.query).get(
+                "status", [srv.hook_status.get(url.path, 200)])[0])
             self.record(status)
             self.send_full(status, {},
                            json.dumps({"ok": status < 300, "received": parsed}).encode())

@@ -1,0 +1,631 @@
+/*
+ * worker.c — the background worker of one database.
+ *
+ * One loop, one wait: the latch (set at commit by whoever queued runs,
+ * by pa_cancel, by SIGHUP/SIGTERM), postmaster death, and the epoll
+ * descriptor of every HTTP transfer in flight (http_loop.c), with
+ * libcurl's next timeout as the wait's timeout. Each turn:
+ *
+ *   - claim queued runs up to procedural_agent.max_concurrent_runs, in one
+ *     short transaction (FOR UPDATE SKIP LOCKED, with a lease);
+ *   - step every runnable task (worker_task.c) in one transaction, each
+ *     in its own subtransaction so one run's error touches no other;
+ *   - let libcurl move the transfers, whose completions make tasks
+ *     runnable again;
+ *   - now and then: renew leases, reclaim runs of workers that died,
+ *     notice cancellations, send deliveries, apply retention.
+ *
+ * No transaction is ever open while the worker waits.
+ */
+#include "pg_prelude.h"
+
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "jsonb_jansson.h"
+#include "procedural_agent.h"
+#include "worker.h"
+
+/* Runs stepped in one transaction at most (a commit covers them all). */
+#define STEP_BATCH 256
+/* Runs claimed in one transaction at most. */
+#define CLAIM_BATCH 500
+
+typedef struct FailedRun
+{
+	int64		run_id;
+	char	   *message;
+	bool		permanent;		/* retrying cannot help (e.g. permission denied) */
+} FailedRun;
+
+static PaWorker worker;
+static PaWorkerSlot *my_slot;
+
+void
+pa_worker_begin_xact(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+void
+pa_worker_commit_xact(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+}
+
+/* Is the extension there (it may be created, dropped, re-created)? */
+static bool
+extension_ready(void)
+{
+	bool		ready;
+
+	pa_worker_begin_xact();
+	ready = OidIsValid(get_extension_oid("procedural_agent", true));
+	pa_worker_commit_xact();
+	return ready;
+}
+
+/*
+ * DROP DATABASE holds the database's lock while it waits (5 s) for other
+ * sessions to leave: when the lock is taken, leave, so it never fails
+ * because of us. The launcher starts us again if the database survives.
+ */
+static void
+leave_if_database_dropped(void)
+{
+	LOCKTAG		tag;
+
+	pa_worker_begin_xact();
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+	if (LockAcquire(&tag, AccessShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		pa_worker_commit_xact();
+		ereport(LOG,
+				(errmsg("procedural_agent worker leaving: its database is being dropped or renamed")));
+		proc_exit(0);
+	}
+	LockRelease(&tag, AccessShareLock, false);
+	pa_worker_commit_xact();
+}
+
+/* Drop every task (the extension went away); their rows went with it. */
+static void
+drop_all_tasks(void)
+{
+	while (worker.tasks)
+		pa_task_free(worker.tasks);
+}
+
+/*
+ * Runs held by workers that are gone (crash, kill, restart) or whose
+ * lease expired go back to the queue, keeping their checkpoint; past
+ * max_attempts they fail; a cancel asked meanwhile is honoured. Runs
+ * leased to this worker but not in its memory (dropped after an error)
+ * are orphans too. This worker's own leases never expire under it: it
+ * renews them.
+ */
+static void
+reclaim(void)
+{
+	int			pids[PA_MAX_WORKERS];
+	int			n = pa_worker_live_pids(MyDatabaseId, pids, PA_MAX_WORKERS);
+	Datum	   *elems = palloc(sizeof(Datum) * (n + 1));
+	Datum	   *mine = palloc(sizeof(Datum) * (worker.n_tasks + 1));
+	int			n_mine = 0;
+	int			i;
+	bool		isnull;
+	PaTask	   *t;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(pids[i]);
+	for (t = worker.tasks; t; t = pa_task_next(t))
+		mine[n_mine++] = Int64GetDatum(pa_task_run_id(t));
+	(void) pa_sql_value(pa_extension_owner(),
+						"UPDATE pa.runs SET "
+						"  status = CASE WHEN cancel_requested THEN 'cancelled' "
+						"                WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
+						"  finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts "
+						"                     THEN clock_timestamp() END, "
+						"  error_code = CASE WHEN cancel_requested THEN 'cancelled' "
+						"                    WHEN attempts >= max_attempts THEN 'interrupted' ELSE error_code END, "
+						"  error_message = CASE WHEN cancel_requested THEN 'the run was cancelled with pa_cancel()' "
+						"       WHEN attempts >= max_attempts THEN format('the run was interrupted on each of its %s attempts "
+						"            (its worker stopped or lost the lease)', attempts) "
+						"       ELSE error_message END, "
+						"  lease_owner = NULL, lease_expires_at = NULL, run_after = clock_timestamp() "
+						"WHERE status = 'running' AND lease_owner IS NOT NULL "
+						"  AND CASE WHEN lease_owner = $2 THEN id <> ALL ($3) "
+						"           ELSE lease_owner <> ALL ($1) OR lease_expires_at < clock_timestamp() END",
+						3, (Oid[]) {INT4ARRAYOID, INT4OID, INT8ARRAYOID},
+						(Datum[]) {PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT)),
+							Int32GetDatum(worker.pid),
+							PointerGetDatum(construct_array(mine, n_mine, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
+						NULL, &isnull);
+}
+
+static void
+renew_leases(void)
+{
+	bool		isnull;
+
+	(void) pa_sql_value(pa_extension_owner(),
+						"UPDATE pa.runs SET lease_expires_at = clock_timestamp() + make_interval(secs => $2) "
+						"WHERE lease_owner = $1 AND status = 'running'",
+						2, (Oid[]) {INT4OID, INT4OID},
+						(Datum[]) {Int32GetDatum(worker.pid), Int32GetDatum(pa_lease_seconds)},
+						NULL, &isnull);
+}
+
+/* pa_cancel() marks running runs; stop ours. */
+static void
+notice_cancellations(void)
+{
+	bool		isnull;
+	Datum		d;
+	json_t	   *ids;
+	size_t		i;
+	json_t	   *id;
+	PaTask	   *t;
+
+	d = pa_sql_value(pa_extension_owner(),
+					 "SELECT jsonb_agg(id) FROM pa.runs WHERE lease_owner = $1 AND status = 'running' "
+					 "  AND cancel_requested",
+					 1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(worker.pid)}, NULL, &isnull);
+	if (isnull)
+		return;
+	ids = pa_jsonb_to_json(DatumGetJsonbP(d));
+	json_array_foreach(ids, i, id)
+		for (t = worker.tasks; t; t = pa_task_next(t))
+		if (pa_task_run_id(t) == (int64) json_integer_value(id))
+			pa_task_cancel(t);
+	json_decref(ids);
+}
+
+/* Finished runs older than procedural_agent.run_retention, a batch at a time. */
+static void
+apply_retention(void)
+{
+	bool		isnull;
+
+	if (pa_run_retention_min <= 0)
+		return;
+	(void) pa_sql_value(pa_extension_owner(),
+						"DELETE FROM pa.runs WHERE id IN (SELECT id FROM pa.runs "
+						"  WHERE status IN ('succeeded', 'failed', 'cancelled', 'skipped') "
+						"    AND finished_at < clock_timestamp() - make_interval(mins => $1) LIMIT 10000)",
+						1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(pa_run_retention_min)},
+						NULL, &isnull);
+}
+
+/* Claim up to n queued runs; returns how many. */
+static int
+claim(int n)
+{
+	bool		isnull;
+	Datum		d;
+	json_t	   *rows;
+	size_t		i;
+	json_t	   *row;
+	int			got;
+
+	d = pa_sql_value(pa_extension_owner(),
+					 "WITH c AS (SELECT id FROM pa.runs WHERE status = 'queued' AND run_after <= clock_timestamp() "
+					 "           ORDER BY priority DESC, run_after, id LIMIT $1 FOR UPDATE SKIP LOCKED), "
+					 "u AS (UPDATE pa.runs r SET status = 'running', lease_owner = $2, "
+					 "        lease_expires_at = clock_timestamp() + make_interval(secs => $3), "
+					 "        attempts = r.attempts + 1, started_at = coalesce(r.started_at, clock_timestamp()) "
+					 "      FROM c WHERE r.id = c.id "
+					 "      RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id, r.origin, r.input, "
+					 "                r.checkpoint, r.depth, r.parent_run_id, r.cancel_requested) "
+					 "SELECT jsonb_agg(to_jsonb(u)) FROM u",
+					 3, (Oid[]) {INT4OID, INT4OID, INT4OID},
+					 (Datum[]) {Int32GetDatum(n), Int32GetDatum(worker.pid), Int32GetDatum(pa_lease_seconds)},
+					 NULL, &isnull);
+	if (isnull)
+		return 0;
+	rows = pa_jsonb_to_json(DatumGetJsonbP(d));
+	got = (int) json_array_size(rows);
+	json_array_foreach(rows, i, row)
+	{
+		PaTask	   *t = pa_task_new(&worker, row);
+
+		if (json_is_true(json_object_get(row, "cancel_requested")))
+			pa_task_cancel(t);
+	}
+	json_decref(rows);
+	return got;
+}
+
+/*
+ * A run whose step raised an error: back to the queue (a later attempt
+ * resumes from its last checkpoint) or, past max_attempts, failed with
+ * that error. A run whose lease was lost is somebody else's now.
+ */
+static void
+requeue_failed(List *failed)
+{
+	ListCell   *lc;
+
+	if (failed == NIL)
+		return;
+	pa_worker_begin_xact();
+	foreach(lc, failed)
+	{
+		FailedRun  *f = (FailedRun *) lfirst(lc);
+		bool		isnull;
+
+		(void) pa_sql_value(pa_extension_owner(),
+							"UPDATE pa.runs SET "
+							"  status = CASE WHEN $4 OR attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
+							"  finished_at = CASE WHEN $4 OR attempts >= max_attempts THEN clock_timestamp() END, "
+							"  run_after = clock_timestamp() + make_interval(secs => least(300, 5 * 2 ^ (attempts - 1))), "
+							"  error_code = 'worker_error', error_message = $2, "
+							"  lease_owner = NULL, lease_expires_at = NULL "
+							"WHERE id = $1 AND lease_owner = $3 AND status = 'running'",
+							4, (Oid[]) {INT8OID, TEXTOID, INT4OID, BOOLOID},
+							(Datum[]) {Int64GetDatum(f->run_id), CStringGetTextDatum(f->message),
+								Int32GetDatum(worker.pid), BoolGetDatum(f->permanent)},
+							NULL, &isnull);
+	}
+	pa_worker_commit_xact();
+}
+
+/* One task's step in a subtransaction; an error is returned, not raised. */
+static FailedRun *
+step_one(PaTask *t)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	FailedRun  *failed = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(mcxt);
+	PG_TRY();
+	{
+		pa_task_step(t);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(mcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		/* the postmaster asked us to stop: stop */
+		if (ProcDiePending)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errmsg("procedural_agent run %lld: %s", (long long) pa_task_run_id(t), edata->message)));
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			failed = palloc(sizeof(FailedRun));
+			failed->run_id = pa_task_run_id(t);
+			failed->message = psprintf("%s (SQLSTATE %s)", edata->message,
+									   unpack_sql_state(edata->sqlerrcode));
+			/* access, undefined objects, bad data: the same again next time */
+			failed->permanent = ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
+				ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION;
+		}
+		FreeErrorData(edata);
+		pa_task_free(t);
+		t = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(mcxt);
+	CurrentResourceOwner = owner;
+	return failed;
+}
+
+/* Step every runnable task; returns how many were stepped. */
+static int
+step_tasks(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	PaTask	   *batch[STEP_BATCH];
+	int64		done_parents[STEP_BATCH];
+	int			n = 0;
+	int			n_parents = 0;
+	int			i;
+	PaTask	   *t;
+	List	   *failed = NIL;
+
+	for (t = worker.tasks; t && n < STEP_BATCH; t = pa_task_next(t))
+		if (pa_task_runnable(t, now))
+			batch[n++] = t;
+	if (n == 0)
+		return 0;
+
+	pa_worker_begin_xact();
+	for (i = 0; i < n; i++)
+	{
+		FailedRun  *f = step_one(batch[i]);
+
+		if (f)
+		{
+			failed = lappend(failed, f);
+			batch[i] = NULL;	/* freed */
+		}
+	}
+	pa_worker_commit_xact();
+
+	/* finished: out of memory; parents waiting on them look again */
+	for (i = 0; i < n; i++)
+		if (batch[i] && pa_task_done(batch[i]))
+		{
+			if (pa_task_parent_id(batch[i]) > 0)
+				done_parents[n_parents++] = pa_task_parent_id(batch[i]);
+			pa_task_free(batch[i]);
+		}
+	for (i = 0; i < n_parents; i++)
+		for (t = worker.tasks; t; t = pa_task_next(t))
+			if (pa_task_run_id(t) == done_parents[i])
+				pa_task_wake(t);
+	requeue_failed(failed);
+	return n;
+}
+
+/* Shared memory and pg_stat_activity: what this worker is doing. */
+static void
+publish(int64 claimed_total, TimestampTz last_claim)
+{
+	static int	last_in_flight = -1;
+	static int	last_tasks = -1;
+	int			in_flight = pa_http_loop_active(worker.loop);
+
+	SpinLockAcquire(&pa_workers_shared->mutex);
+	my_slot->in_flight = worker.n_tasks;
+	my_slot->claimed = claimed_total;
+	my_slot->finished = worker.finished;
+	my_slot->last_claim_at = last_claim;
+	my_slot->n_providers = worker.n_providers;
+	memcpy(my_slot->providers, worker.providers, sizeof(PaProviderState) * worker.n_providers);
+	SpinLockRelease(&pa_workers_shared->mutex);
+
+	if (in_flight != last_in_flight || worker.n_tasks != last_tasks)
+	{
+		char		activity[128];
+
+		snprintf(activity, sizeof(activity), "%d runs in flight, %d HTTP transfers",
+				 worker.n_tasks, in_flight);
+		pgstat_report_activity(worker.n_tasks > 0 ? STATE_RUNNING : STATE_IDLE, activity);
+		last_in_flight = in_flight;
+		last_tasks = worker.n_tasks;
+	}
+}
+
+/* Milliseconds until the loop must turn again without an event. */
+static long
+wait_timeout(TimestampTz now)
+{
+	long		timeout = 1000;
+	long		curl_ms = pa_http_loop_timeout_ms(worker.loop);
+	PaTask	   *t;
+
+	if (curl_ms >= 0)
+		timeout = Min(timeout, curl_ms);
+	for (t = worker.tasks; t; t = pa_task_next(t))
+	{
+		TimestampTz at = pa_task_wake_at(t);
+
+		if (pa_task_runnable(t, now))
+			return 0;
+		if (at > 0)
+		{
+			long		secs;
+			int			usecs;
+
+			TimestampDifference(now, at, &secs, &usecs);
+			timeout = Min(timeout, secs * 1000 + (usecs + 999) / 1000);
+		}
+	}
+	return Max(timeout, 0);
+}
+
+static void
+worker_loop(void)
+{
+	WaitEventSet *set;
+	TimestampTz last_renew = 0;
+	TimestampTz last_cancel_check = 0;
+	TimestampTz last_reclaim = 0;
+	TimestampTz last_retention = 0;
+	TimestampTz last_drop_check = 0;
+	TimestampTz last_claim = 0;
+	TimestampTz last_child_check = 0;
+	int64		claimed_total = 0;
+	bool		woken = true;
+	bool		installed = false;
+
+	set = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(set, WL_SOCKET_READABLE, pa_http_loop_fd(worker.loop), NULL, NULL);
+
+	for (;;)
+	{
+		TimestampTz now;
+		WaitEvent	ev;
+		long		timeout;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		now = GetCurrentTimestamp();
+
+		if (TimestampDifferenceExceeds(last_drop_check, now, 1000))
+		{
+			leave_if_database_dropped();
+			last_drop_check = now;
+		}
+
+		/* Created, dropped, created again: look when woken, or every 5 s. */
+		if (!installed || woken)
+		{
+			bool		ready = extension_ready();
+
+			if (!ready && installed)
+				drop_all_tasks();
+			if (ready && !installed)
+				last_reclaim = 0;	/* a fresh start: reclaim at once */
+			installed = ready;
+		}
+		if (!installed)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(5000L, 1000L), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			woken = true;
+			continue;
+		}
+
+		PG_TRY();
+		{
+			int			capacity;
+
+			if (TimestampDifferenceExceeds(last_reclaim, now, pa_lease_seconds * 1000 / 3) ||
+				TimestampDifferenceExceeds(last_renew, now, pa_lease_seconds * 1000 / 3))
+			{
+				pa_worker_begin_xact();
+				renew_leases();
+				reclaim();
+				pa_worker_commit_xact();
+				last_reclaim = last_renew = now;
+				woken = true;	/* reclaimed runs are queued: claim them */
+			}
+			if ((woken && TimestampDifferenceExceeds(last_cancel_check, now, 50)) ||
+				TimestampDifferenceExceeds(last_cancel_check, now, 1000))
+			{
+				pa_worker_begin_xact();
+				notice_cancellations();
+				pa_worker_commit_xact();
+				last_cancel_check = now;
+			}
+			if (TimestampDifferenceExceeds(last_retention, now, 600 * 1000))
+			{
+				pa_worker_begin_xact();
+				apply_retention();
+				pa_worker_commit_xact();
+				last_retention = now;
+			}
+
+			/* nested runs' parents wait without counting against the cap */
+			capacity = pa_max_concurrent_runs - worker.n_tasks;
+			{
+				PaTask	   *t;
+
+				for (t = worker.tasks; t; t = pa_task_next(t))
+					if (pa_task_waiting_child(t))
+						capacity++;
+			}
+			if (capacity > 0 && (woken || worker.claim_soon ||
+								 TimestampDifferenceExceeds(last_claim, now, 1000)))
+			{
+				int			got;
+
+				worker.claim_soon = false;
+				pa_worker_begin_xact();
+				got = claim(Min(capacity, CLAIM_BATCH));
+				pa_worker_commit_xact();
+				claimed_total += got;
+				last_claim = now;
+				/* a full batch: there may be more */
+				worker.claim_soon = (got == Min(capacity, CLAIM_BATCH));
+			}
+
+			/* waiting parents look at their children now and then */
+			if (TimestampDifferenceExceeds(last_child_check, now, 1000))
+			{
+				PaTask	   *t;
+
+				for (t = worker.tasks; t; t = pa_task_next(t))
+					pa_task_wake(t);
+				last_child_check = now;
+			}
+
+			step_tasks();
+			worker.woken = woken;
+			pa_deliveries_send(&worker);
+			pa_http_loop_run(worker.loop);
+			/* completions made tasks runnable: step them before waiting */
+			step_tasks();
+		}
+		PG_CATCH();
+		{
+			/*
+			 * An error outside any one run (the extension dropped midway, a
+			 * failed commit): forget the runs in memory; their leases lapse
+			 * and they resume from their checkpoints.
+			 */
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			drop_all_tasks();
+			installed = false;
+		}
+		PG_END_TRY();
+
+		publish(claimed_total, last_claim);
+		now = GetCurrentTimestamp();
+		timeout = worker.claim_soon ? 0 : wait_timeout(now);
+		woken = false;
+		if (WaitEventSetWait(set, timeout, &ev, 1, PG_WAIT_EXTENSION) > 0 &&
+			(ev.events & WL_LATCH_SET))
+		{
+			ResetLatch(MyLatch);
+			woken = true;
+		}
+	}
+}
+
+void
+pa_worker_main(Datum arg)
+{
+	char		dbname[NAMEDATALEN];
+
+	strlcpy(dbname, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	pgstat_report_appname("procedural_agent worker");
+
+	my_slot = pa_worker_slot_acquire();
+	if (my_slot == NULL)
+	{
+		ereport(LOG,
+				(errmsg("procedural_agent worker for database \"%s\" not started: another one is running",
+						dbname)));
+		proc_exit(0);
+	}
+	worker.pid = MyProcPid;
+	worker.loop = pa_http_loop_create();
+	ereport(LOG, (errmsg("procedural_agent worker started for database \"%s\"", dbname)));
+	worker_loop();
+}

@@ -1,0 +1,99 @@
+/*
+ * worker.h — the background side: a launcher (launcher.c) starts one
+ * worker per database named in procedural_agent.database_names; each
+ * worker (worker.c) claims queued runs and drives them as tasks
+ * (worker_task.c) over one event loop.
+ */
+#ifndef PA_WORKER_H
+#define PA_WORKER_H
+
+#include "storage/latch.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "http.h"
+#include "pa_json.h"
+
+#define PA_MAX_WORKERS 64
+#define PA_MAX_PROVIDERS 16
+
+/* A provider as one worker sees it: its cap, its cooldown. */
+typedef struct PaProviderState
+{
+	int64		id;
+	char		name[NAMEDATALEN];
+	int			in_flight;		/* model calls on the wire now */
+	int			cap;			/* options.max_concurrency; 0 = none */
+	TimestampTz cooldown_until; /* after a 429: no new call before */
+} PaProviderState;
+
+/* One worker in shared memory (pa_workers(), wake at commit). */
+typedef struct PaWorkerSlot
+{
+	Oid			dboid;			/* InvalidOid = free */
+	int			pid;
+	Latch	   *latch;
+	TimestampTz started_at;
+	int			in_flight;
+	int64		claimed;
+	int64		finished;
+	TimestampTz last_claim_at;
+	int			n_providers;
+	PaProviderState providers[PA_MAX_PROVIDERS];
+} PaWorkerSlot;
+
+typedef struct PaWorkerShared
+{
+	slock_t		mutex;
+	PaWorkerSlot slots[PA_MAX_WORKERS];
+} PaWorkerShared;
+
+/* launcher.c */
+extern PaWorkerShared *pa_workers_shared;
+extern void pa_launcher_init(void);
+extern PaWorkerSlot *pa_worker_slot_acquire(void);
+extern int	pa_worker_live_pids(Oid dboid, int *pids, int max);
+extern void pa_wake_worker_at_commit(void);
+PGDLLEXPORT void pa_launcher_main(Datum arg);
+PGDLLEXPORT void pa_worker_main(Datum arg);
+
+/* worker_task.c: one run driven without blocking */
+typedef struct PaTask PaTask;
+
+typedef struct PaWorker
+{
+	PaHttpLoop *loop;
+	int			pid;			/* lease owner */
+	PaProviderState providers[PA_MAX_PROVIDERS];
+	int			n_providers;
+	PaTask	   *tasks;			/* every task in flight */
+	int			n_tasks;
+	int			n_waiting_children; /* not counted against max_concurrent_runs */
+	int64		finished;
+	bool		claim_soon;		/* a nested run was queued: claim without waiting */
+	bool		woken;			/* the latch was set since the last turn */
+} PaWorker;
+
+extern PaTask *pa_task_new(PaWorker *w, json_t *claimed);
+extern bool pa_task_runnable(PaTask *t, TimestampTz now);
+extern TimestampTz pa_task_wake_at(PaTask *t);
+extern void pa_task_step(PaTask *t);
+extern bool pa_task_done(PaTask *t);
+extern bool pa_task_waiting_child(PaTask *t);
+extern int64 pa_task_run_id(PaTask *t);
+extern int64 pa_task_parent_id(PaTask *t);
+extern void pa_task_wake(PaTask *t);
+extern void pa_task_cancel(PaTask *t);
+extern void pa_task_free(PaTask *t);
+extern PaTask *pa_task_next(PaTask *t);
+
+/* worker.c */
+extern void pa_worker_begin_xact(void);
+extern void pa_worker_commit_xact(void);
+
+/* deliveries.c: the outbox of a succeeded run's outputs */
+struct RunContext;
+extern void pa_deliveries_enqueue(struct RunContext *rc, json_t *result);
+extern void pa_deliveries_send(PaWorker *w);
+
+#endif							/* PA_WORKER_H */

@@ -1,0 +1,243 @@
+# The background worker: termination trigger (outcome filter, condition,
+# rollback, dedup), pa_enqueue / pa_wait / pa_cancel, concurrency (200
+# runs against a 1 s model with max_concurrent_runs 100), SIGHUP, 429
+# isolation between providers, tools (SQL, HTTP with idempotency key,
+# agent tool as a nested run), versions (draft, backfill, compare,
+# release switching the trigger), pg_stat_activity and pa_workers().
+. test/lib/tap.sh
+DB=pa_it_worker
+q "DROP DATABASE IF EXISTS $DB" >/dev/null; q "CREATE DATABASE $DB" >/dev/null
+q "DROP ROLE IF EXISTS pa_wk_owner; CREATE ROLE pa_wk_owner LOGIN" >/dev/null
+q "DROP ROLE IF EXISTS pa_wk_other; CREATE ROLE pa_wk_other LOGIN" >/dev/null
+q "ALTER SYSTEM SET procedural_agent.http_tool_allow_private = on" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+
+# wait_until SQL SECONDS: poll until the query returns t; false on timeout.
+wait_until() {
+    local deadline=$((SECONDS + $2))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(q "$1" -d $DB)" = "t" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+now_ms() { date +%s%3N; }
+# enqueue_wait 'ARGS' [TIMEOUT]: pa_enqueue(ARGS), committed, then pa_wait.
+enqueue_wait() {
+    local id
+    id=$(q "SELECT pa_enqueue($1)" -d $DB) || { echo "$id"; return; }
+    q "SELECT pa_wait($id, '${2:-10 s}')" -d $DB
+}
+
+setup=$(psql -X -q -v ON_ERROR_STOP=1 -d $DB 2>&1 <<SQL
+CREATE EXTENSION procedural_agent;
+SELECT pa_create_provider('oa', 'openai', base_url => '$PA_MODEL_URL/v1', api_key => '$PA_MODEL_KEY');
+SELECT pa_create_provider('an', 'anthropic', base_url => '$PA_MODEL_URL', api_key => '$PA_MODEL_KEY');
+SELECT pa_create_model('oa', 'gpt-test', input_price => 2, output_price => 8);
+SELECT pa_create_model('an', 'claude-test', input_price => 3, output_price => 15);
+SELECT pa_grant_provider('oa', 'pa_wk_owner');
+SELECT pa_grant_provider('an', 'pa_wk_owner');
+-- the worker reads a conversation as the agent's owner
+GRANT SELECT ON pa.conversations, pa.events, pa.customers, pa.customer_memory TO pa_wk_owner;
+CREATE SCHEMA app AUTHORIZATION pa_wk_owner;
+SET ROLE pa_wk_owner;
+CREATE FUNCTION app.lookup_order(order_id bigint) RETURNS jsonb LANGUAGE sql
+  AS \$\$ SELECT jsonb_build_object('order', order_id, 'status', 'lost') \$\$;
+SELECT pa_create_tool('lookup_order', 'sql', function => 'app.lookup_order(bigint)');
+SELECT pa_create_tool('notify', 'http', url => '$PA_MODEL_URL/hooks/notify',
+  parameters => '{"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}');
+SELECT pa_create_agent('summary', 'Summarise the conversation.', 'oa', 'gpt-test',
+  '{"summary": {"schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}}}',
+  planning => 'none', trigger_outcomes => '{resolved,escalated}');
+SELECT pa_create_agent('voice_only', 'Score the call.', 'oa', 'gpt-test',
+  '{"score": {"schema": {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}}}',
+  planning => 'none', trigger_outcomes => '{*}', trigger_condition => 'c.channel = ''voice''');
+SELECT pa_create_agent('fast', 'Answer.', 'an', 'claude-test',
+  '{"answer": {"schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}}}',
+  planning => 'none');
+SELECT pa_create_agent('tooled', 'Look up the order, notify, record.', 'oa', 'gpt-test',
+  '{"ticket": {"schema": {"type": "object", "required": ["title"], "properties": {"title": {"type": "string"}}}}}',
+  tools => '{lookup_order,notify}', planning => 'none');
+SELECT pa_create_tool('ask_fast', 'agent', agent => 'fast', description => 'Ask the fast agent');
+SELECT pa_create_agent('boss', 'Delegate, then record.', 'oa', 'gpt-test',
+  '{"decision": {"schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}}}',
+  tools => '{ask_fast}', planning => 'none');
+SQL
+)
+rc=$?; [ $rc -eq 0 ] || echo "$setup"
+ok "fixture: providers, tools and agents (owned by a non-superuser)" test $rc -eq 0
+ok "a worker serves this database (pa_workers)" wait_until \
+   "SELECT EXISTS (SELECT 1 FROM pa_workers() WHERE database = current_database())" 15
+
+# The model: record whatever output is offered, after an optional delay.
+SUMMARY='{"tool_calls":[{"name":"record_summary","arguments":{"text":"done"}}]}'
+ms_scenario '{"rules":[
+  {"match":{"has_tool":"record_summary"},"responses":[{"tool_calls":[{"name":"record_summary","arguments":{"text":"done"}}]}],"repeat_last":true},
+  {"match":{"has_tool":"record_score"},"responses":[{"tool_calls":[{"name":"record_score","arguments":{"n":7}}]}],"repeat_last":true},
+  {"match":{"has_tool":"record_answer","contains":"slow-please"},"responses":[{"delay_ms":5000,"tool_calls":[{"name":"record_answer","arguments":{"text":"late"}}]}],"repeat_last":true},
+  {"match":{"has_tool":"record_answer"},"responses":[{"tool_calls":[{"name":"record_answer","arguments":{"text":"42"}}]}],"repeat_last":true}]}'
+
+# 1. Termination by UPDATE: the trigger queues the run; the worker runs it.
+q "INSERT INTO pa.conversations (external_id, channel) VALUES ('w-1', 'voice');
+   INSERT INTO pa.events (conversation_id, kind, role, content) VALUES (1, 'message', 'customer', 'Where is my parcel w-1?')" -d $DB >/dev/null
+t0=$(now_ms)
+q "UPDATE pa.conversations SET status = 'terminated', outcome = 'resolved', ended_at = now() WHERE id = 1" -d $DB >/dev/null
+ok "termination: the run succeeds" wait_until \
+   "SELECT status = 'succeeded' FROM pa.runs r JOIN pa.agents a ON a.id = r.agent_id WHERE a.name = 'summary' AND r.conversation_id = 1" 10
+echo "# termination to outputs: $(( $(now_ms) - t0 )) ms"
+is "termination: origin trigger, one output" \
+   "$(q "SELECT r.origin || ' ' || count(o.*) FROM pa.runs r JOIN pa.outputs o ON o.run_id = r.id JOIN pa.agents a ON a.id = r.agent_id WHERE a.name = 'summary' GROUP BY r.origin" -d $DB)" "trigger 1"
+is "termination: the model saw the conversation" \
+   "$(ms_py "sum(1 for r in d if 'Where is my parcel w-1?' in json.dumps(r['body']) and 'record_summary' in json.dumps(r['body']))")" "1"
+is "condition true (voice): voice_only ran too" \
+   "$(q "SELECT r.status FROM pa.runs r JOIN pa.agents a ON a.id = r.agent_id WHERE a.name = 'voice_only' AND r.conversation_id = 1" -d $DB)" "succeeded"
+
+# 2. INSERTed already terminated; outcome filter; condition false; rollback.
+q "INSERT INTO pa.conversations (external_id, channel, status, outcome) VALUES ('w-2', 'chat', 'terminated', 'escalated')" -d $DB >/dev/null
+q "INSERT INTO pa.conversations (external_id, channel, status, outcome) VALUES ('w-3', 'chat', 'terminated', 'abandoned')" -d $DB >/dev/null
+q "BEGIN; INSERT INTO pa.conversations (external_id, status, outcome) VALUES ('w-rolled-back', 'terminated', 'resolved'); ROLLBACK" -d $DB >/dev/null
+ok "inserted terminated: its run succeeds" wait_until \
+   "SELECT bool_and(r.status = 'succeeded') AND count(*) = 1 FROM pa.runs r JOIN pa.conversations c ON c.id = r.conversation_id JOIN pa.agents a ON a.id = r.agent_id WHERE c.external_id = 'w-2' AND a.name = 'summary'" 10
+ok "condition false (chat): the run ends skipped" wait_until \
+   "SELECT bool_and(r.status = 'skipped') AND count(*) = 2 FROM pa.runs r JOIN pa.conversations c ON c.id = r.conversation_id JOIN pa.agents a ON a.id = r.agent_id WHERE c.external_id IN ('w-2', 'w-3') AND a.name = 'voice_only'" 10
+is "outcome filter: 'abandoned' queued no summary run" \
+   "$(q "SELECT count(*) FROM pa.runs r JOIN pa.conversations c ON c.id = r.conversation_id JOIN pa.agents a ON a.id = r.agent_id WHERE c.external_id = 'w-3' AND a.name = 'summary'" -d $DB)" "0"
+is "rollback: no run for the rolled-back conversation" \
+   "$(q "SELECT count(*) FROM pa.runs WHERE conversation_id NOT IN (SELECT id FROM pa.conversations)" -d $DB)" "0"
+q "UPDATE pa.conversations SET metadata = '{\"x\": 1}' WHERE id = 1; UPDATE pa.conversations SET status = 'terminated' WHERE id = 1" -d $DB >/dev/null
+is "terminated again: no second run (each agent once per conversation)" \
+   "$(q "SELECT count(*) FROM pa.runs WHERE conversation_id = 1" -d $DB)" "2"
+
+# 3. pa_enqueue / pa_wait: the result has pa_invoke's shape.
+res=$(enqueue_wait "'fast', input => '{\"q\": \"life\"}'")
+is "pa_enqueue + pa_wait: succeeded with the output" "$(jq_ "$res" "d['status'], d['outputs']['answer']['text'], d['run_id'] > 0")" "succeeded 42 True"
+like "pa_wait: usage and cost as pa_invoke reports them" "$res" '"usage": \{.*"cost_usd"'
+out=$(q "BEGIN; SELECT pa_wait(pa_enqueue('fast'), '1 s'); ROLLBACK" -d $DB)
+like "pa_wait in the enqueuing transaction: a clear error" "$out" "enqueued by this transaction"
+out=$(q "SELECT pa_enqueue('nope')" -d $DB)
+like "pa_enqueue of an unknown agent: 42704" "$out" 'agent "nope" does not exist'
+out=$(q "SELECT pa_enqueue('fast', input => '[1]')" -d $DB)
+like "pa_enqueue with a non-object input: refused" "$out" "input must be a JSON object"
+a=$(q "SELECT pa_enqueue('fast', dedup_key => 'k1')" -d $DB); b=$(q "SELECT pa_enqueue('fast', dedup_key => 'k1')" -d $DB)
+is "pa_enqueue dedup_key: the same run id" "$a" "$b"
+out=$(q "SELECT pa_wait(123456789, '1 s')" -d $DB)
+like "pa_wait of an unknown run: 42704" "$out" "run 123456789 does not exist"
+out=$(psql -X -A -t -q -d $DB -c "SET ROLE pa_wk_other" -c "SELECT pa_wait($a, '1 s')" 2>&1)
+like "pa_wait as another role that may not see the run: does not exist" "$out" "does not exist"
+
+# 4. pa_cancel: a queued run (delayed) and a running one (slow model).
+id=$(q "SELECT pa_enqueue('fast', run_after => now() + interval '1 hour')" -d $DB)
+is "pa_cancel of a queued run: true" "$(q "SELECT pa_cancel($id)" -d $DB)" "t"
+is "cancelled queued run" "$(q "SELECT status FROM pa.runs WHERE id = $id" -d $DB)" "cancelled"
+id=$(q "SELECT pa_enqueue('fast', input => '{\"q\": \"slow-please\"}')" -d $DB)
+wait_until "SELECT status = 'running' AND started_at < clock_timestamp() - interval '300 ms' FROM pa.runs WHERE id = $id" 5
+t0=$(now_ms)
+q "SELECT pa_cancel($id)" -d $DB >/dev/null
+ok "pa_cancel of a running run: cancelled well before the model answers" wait_until \
+   "SELECT status = 'cancelled' FROM pa.runs WHERE id = $id" 3
+echo "# cancel took $(( $(now_ms) - t0 )) ms"
+is "cancelled run: no output" "$(q "SELECT count(*) FROM pa.outputs WHERE run_id = $id" -d $DB)" "0"
+is "pa_cancel of a finished run: false" "$(q "SELECT pa_cancel($id)" -d $DB)" "f"
+
+# 5. 200 runs, model latency 1 s, max_concurrent_runs 100 (the default).
+ms_scenario '{"rules":[{"match":{"has_tool":"record_answer"},"responses":[{"delay_ms":1000,"tool_calls":[{"name":"record_answer","arguments":{"text":"ok"}}]}],"repeat_last":true}]}'
+t0=$(now_ms)
+q "SELECT count(pa_enqueue('fast', input => jsonb_build_object('i', i))) FROM generate_series(1, 200) i" -d $DB >/dev/null
+ok "200 runs at 1 s latency: all succeed" wait_until \
+   "SELECT count(*) = 200 FROM pa.runs WHERE status = 'succeeded' AND input ? 'i'" 60
+ms=$(( $(now_ms) - t0 ))
+echo "# 200 runs x 1 s at concurrency 100: $ms ms"
+ok "200 runs at 1 s latency finish in seconds (< 8 s), not minutes" test "$ms" -lt 8000
+is "200 runs: one output each" "$(q "SELECT count(*) FROM pa.outputs o JOIN pa.runs r ON r.id = o.run_id WHERE r.input ? 'i'" -d $DB)" "200"
+
+# 6. SIGHUP: max_concurrent_runs 5 caps runs in flight.
+q "ALTER SYSTEM SET procedural_agent.max_concurrent_runs = 5" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+q "SELECT count(pa_enqueue('fast', input => jsonb_build_object('j', i))) FROM generate_series(1, 15) i" -d $DB >/dev/null
+peak=0
+for i in $(seq 1 20); do
+    n=$(q "SELECT count(*) FROM pa.runs WHERE status = 'running' AND input ? 'j'" -d $DB)
+    [ "$n" -gt "$peak" ] && peak=$n
+    sleep 0.1
+done
+echo "# peak in flight with max_concurrent_runs 5: $peak"
+ok "SIGHUP: max_concurrent_runs 5 is honoured (peak $peak)" test "$peak" -le 5 -a "$peak" -ge 3
+ok "SIGHUP: the 15 runs complete" wait_until "SELECT count(*) = 15 FROM pa.runs WHERE status = 'succeeded' AND input ? 'j'" 20
+q "ALTER SYSTEM RESET procedural_agent.max_concurrent_runs" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
+
+# 7. 429 on one provider (retry-after 2) never stalls the other.
+ms_scenario '{"rules":[
+  {"match":{"provider":"openai","has_tool":"record_summary"},"responses":[{"status":429,"retry_after":2},{"tool_calls":[{"name":"record_summary","arguments":{"text":"after 429"}}]}]},
+  {"match":{"provider":"anthropic"},"responses":[{"tool_calls":[{"name":"record_answer","arguments":{"text":"quick"}}]}],"repeat_last":true}]}'
+t0=$(now_ms)
+slow=$(q "SELECT pa_enqueue('summary')" -d $DB)
+sleep 0.3
+quick=$(q "SELECT pa_enqueue('fast', input => '{\"p\": 1}')" -d $DB)
+ok "429: the other provider's run succeeds meanwhile" wait_until "SELECT status = 'succeeded' FROM pa.runs WHERE id = $quick" 5
+quick_ms=$(( $(now_ms) - t0 ))
+cool=$(q "SELECT cooldowns->'oa'->>'cooling_down' FROM pa_workers() WHERE database = current_database()" -d $DB)
+ok "429: the other provider was not held up (${quick_ms} ms)" test "$quick_ms" -lt 1800
+is "429: pa_workers() shows the provider cooling down" "$cool" "true"
+ok "429: the rate-limited run succeeds after retry-after" wait_until "SELECT status = 'succeeded' FROM pa.runs WHERE id = $slow" 10
+is "429: waited at least retry-after (2 s) between the attempts" \
+   "$(q "SELECT extract(epoch FROM max(started_at) - min(started_at)) >= 1.9 FROM pa.run_steps WHERE run_id = $slow AND kind = 'model'" -d $DB)" "t"
+is "429: the retry is in the ledger" "$(q "SELECT count(*) FROM pa.run_steps WHERE run_id = $slow AND name = 'retry' AND http_status = 429" -d $DB)" "1"
+
+# 8. Tools in the worker: SQL as the owner, HTTP with an idempotency key, an agent tool.
+ms_scenario '{"rules":[
+  {"match":{"has_tool":"lookup_order","turn":1},"responses":[{"tool_calls":[{"name":"lookup_order","arguments":{"order_id":42}},{"name":"notify","arguments":{"text":"order 42 lost"}}]}]},
+  {"match":{"has_tool":"lookup_order"},"responses":[{"tool_calls":[{"name":"record_ticket","arguments":{"title":"Lost order 42"}}]}]},
+  {"match":{"has_tool":"ask_fast","turn":1},"responses":[{"tool_calls":[{"name":"ask_fast","arguments":{}}]}]},
+  {"match":{"has_tool":"ask_fast"},"responses":[{"tool_calls":[{"name":"record_decision","arguments":{"text":"delegated"}}]}]},
+  {"match":{"has_tool":"record_answer"},"responses":[{"tool_calls":[{"name":"record_answer","arguments":{"text":"from the child"}}]}],"repeat_last":true}]}'
+res=$(enqueue_wait "'tooled'")
+is "tools: the run succeeds with its ticket" "$(jq_ "$res" "d['status'], d['outputs']['ticket']['title']")" "succeeded Lost order 42"
+run=$(jq_ "$res" "d['run_id']")
+is "tools: the SQL tool's result went back to the model" \
+   "$(ms_py "sum(1 for r in d if '\\\\\"status\\\\\": \\\\\"lost\\\\\"' in json.dumps(r['body']))" )" "1"
+is "tools: the HTTP tool was called once, with the run's idempotency key" \
+   "$(ms_py "[r['headers'].get('idempotency-key','').startswith('pa-run-$run-') for r in d if r['path'] == '/hooks/notify']")" "[True]"
+res=$(enqueue_wait "'boss'")
+is "agent tool: the parent succeeds" "$(jq_ "$res" "d['status'], d['outputs']['decision']['text']")" "succeeded delegated"
+run=$(jq_ "$res" "d['run_id']")
+is "agent tool: the nested run is a child run of origin agent_tool" \
+   "$(q "SELECT origin || ' ' || status || ' ' || depth FROM pa.runs WHERE parent_run_id = $run" -d $DB)" "agent_tool succeeded 1"
+like "agent tool: the child's outputs came back as the tool result" \
+   "$(q "SELECT response::text FROM pa.run_steps WHERE run_id = $run AND kind = 'tool'" -d $DB)" 'from the child'
+
+# 9. Versions: a draft runs only when named; backfill; compare; release switches the trigger.
+ms_scenario '{"rules":[
+  {"match":{"contains":"Summarise briefly"},"responses":[{"tool_calls":[{"name":"record_summary","arguments":{"text":"v2"}}]}],"repeat_last":true},
+  {"match":{"has_tool":"record_summary"},"responses":[{"tool_calls":[{"name":"record_summary","arguments":{"text":"done"}}]}],"repeat_last":true}]}'
+is "draft: pa_alter_agent(release => false) makes version 2" \
+   "$(q "SELECT pa_alter_agent('summary', instructions => 'Summarise briefly.', release => false)" -d $DB)" "2"
+q "INSERT INTO pa.conversations (external_id, status, outcome) VALUES ('w-4', 'terminated', 'resolved')" -d $DB >/dev/null
+ok "draft: the trigger still runs version 1" wait_until \
+   "SELECT r.agent_version = 1 AND r.status = 'succeeded' FROM pa.runs r JOIN pa.conversations c ON c.id = r.conversation_id JOIN pa.agents a ON a.id = r.agent_id WHERE c.external_id = 'w-4' AND a.name = 'summary'" 10
+n=$(q "SELECT pa_backfill('summary', version => 2, since => now() - interval '1 hour')" -d $DB)
+is "backfill: version 2 queued over the 4 conversations that ended" "$n" "4"
+ok "backfill: the runs succeed" wait_until "SELECT count(*) = 4 FROM pa.runs WHERE origin = 'backfill' AND status = 'succeeded'" 10
+is "backfill again: nothing left to do" "$(q "SELECT pa_backfill('summary', version => 2, since => now() - interval '1 hour')" -d $DB)" "0"
+is "backfill with redo: all again" "$(q "SELECT pa_backfill('summary', version => 2, since => now() - interval '1 hour', redo => true)" -d $DB)" "4"
+out=$(q "SELECT pa_backfill('summary')" -d $DB)
+like "backfill without a range: refused with a hint" "$out" "needs a time range or a list"
+wait_until "SELECT count(*) = 0 FROM pa.runs WHERE origin = 'backfill' AND status IN ('queued', 'running')" 10
+is "compare: field by field over the 3 conversations both versions did" \
+   "$(q "SELECT string_agg(format('%s:%s:%s', field, value_a, value_b), ',' ORDER BY conversation_id) FROM pa_compare_versions('summary', 1, 2)" -d $DB)" \
+   'text:"done":"v2",text:"done":"v2",text:"done":"v2"'
+q "SELECT pa_release_agent('summary', 2)" -d $DB >/dev/null
+q "INSERT INTO pa.conversations (external_id, status, outcome) VALUES ('w-5', 'terminated', 'resolved')" -d $DB >/dev/null
+ok "release: the trigger now runs version 2" wait_until \
+   "SELECT r.agent_version = 2 AND r.status = 'succeeded' FROM pa.runs r JOIN pa.conversations c ON c.id = r.conversation_id JOIN pa.agents a ON a.id = r.agent_id WHERE c.external_id = 'w-5' AND a.name = 'summary'" 10
+
+# 10. Operations: pg_stat_activity, the queue view, statistics flushed.
+is "pg_stat_activity: the worker shows its application name" \
+   "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'procedural_agent worker' AND datname = current_database()" -d $DB)" "1"
+like "pg_stat_activity: and what it is doing" \
+   "$(q "SELECT query FROM pg_stat_activity WHERE application_name = 'procedural_agent worker' AND datname = current_database()" -d $DB)" "runs in flight"
+like "pa.queue: per agent counts" "$(q "SELECT agent || ' ' || ready || ' ' || running FROM pa.queue WHERE agent = 'fast'" -d $DB)" "^fast 0 0$"
+ok "statistics: autovacuum sees the worker's writes on pa.runs" wait_until \
+   "SELECT n_tup_upd > 200 FROM pg_stat_user_tables WHERE relid = 'pa.runs'::regclass" 5
+
+q "ALTER SYSTEM RESET procedural_agent.http_tool_allow_private" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
+finish
