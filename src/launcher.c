@@ -4,7 +4,7 @@
  * The launcher (a static background worker, registered when the library
  * is preloaded) starts one dynamic worker per database listed in
  * procedural_agent.database_names, restarts a worker that stopped (with
- * a growing pause, e.g. while a listed database does not exist yet), and
+ * a pause growing to 8 s, e.g. while a listed database does not exist yet), and
  * on SIGHUP starts or stops workers to match the list.
  *
  * Shared memory holds one slot per worker: its latch, so a transaction
@@ -366,7 +366,7 @@ launcher_reconcile(void)
 			if (now - lw->started > 60 * USECS_PER_SEC)
 				lw->failures = 0;
 			lw->failures++;
-			lw->next_start = TimestampTzPlusMilliseconds(now, Min(1000L << Min(lw->failures, 6), 60000L));
+			lw->next_start = TimestampTzPlusMilliseconds(now, 1000L << Min(lw->failures, 3));
 		}
 		if (!lw->wanted && lw->handle)
 		{

@@ -20,6 +20,7 @@
 #include "pg_prelude.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -372,6 +373,11 @@ step_tasks(void)
 	}
 	pa_worker_commit_xact();
 
+	/* committed: now the requests the steps prepared may go out */
+	for (i = 0; i < n; i++)
+		if (batch[i])
+			pa_task_launch(batch[i]);
+
 	/* finished: out of memory; parents waiting on them look again */
 	for (i = 0; i < n; i++)
 		if (batch[i] && pa_task_done(batch[i]))
@@ -624,6 +630,13 @@ pa_worker_main(Datum arg)
 						dbname)));
 		proc_exit(0);
 	}
+	/*
+	 * A checkpoint must survive a crash, or a model call would be made
+	 * again: commit at least locally durable even where the server's
+	 * default is synchronous_commit = off. A stricter setting is kept.
+	 */
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	worker.pid = MyProcPid;
 	worker.loop = pa_http_loop_create();
 	ereport(LOG, (errmsg("procedural_agent worker started for database \"%s\"", dbname)));

@@ -78,6 +78,7 @@ extern PaTask *pa_task_new(PaWorker *w, json_t *claimed);
 extern bool pa_task_runnable(PaTask *t, TimestampTz now);
 extern TimestampTz pa_task_wake_at(PaTask *t);
 extern void pa_task_step(PaTask *t);
+extern void pa_task_launch(PaTask *t);
 extern bool pa_task_done(PaTask *t);
 extern bool pa_task_waiting_child(PaTask *t);
 extern int64 pa_task_run_id(PaTask *t);

@@ -62,6 +62,7 @@ struct PaTask
 	bool		holds_provider; /* counted in provider->in_flight */
 	PaModelCall *call;			/* the model call in progress */
 	PaHttpTransfer *xfer;		/* on the wire */
+	bool		launch;			/* a request is ready to go once the step commits */
 	json_t	   *tool_call;		/* the HTTP or agent tool call in progress */
 	PaHttpRequest treq;
 	PaHttpResponse tresp;
@@ -146,6 +147,7 @@ void
 pa_task_cancel(PaTask *t)
 {
 	t->cancel = true;
+	t->launch = false;
 	if (t->xfer)
 	{
 		pa_http_abandon(t->w->loop, t->xfer);
@@ -440,14 +442,31 @@ start_model_attempt(PaTask *t)
 		t->call = NULL;
 		return false;
 	}
-	t->xfer = pa_http_start(t->w->loop, &t->call->hr, &t->call->resp, on_http_done, t);
 	if (t->provider)
 	{
 		t->provider->in_flight++;
 		t->holds_provider = true;
 	}
+	t->launch = true;
 	t->phase = T_HTTP;
 	return true;
+}
+
+/*
+ * Put the prepared request on the wire. The worker calls this after the
+ * transaction that checkpointed the step before it has committed: a crash
+ * in between must not lose a result whose request was already sent.
+ */
+void
+pa_task_launch(PaTask *t)
+{
+	if (!t->launch)
+		return;
+	t->launch = false;
+	if (t->call)
+		t->xfer = pa_http_start(t->w->loop, &t->call->hr, &t->call->resp, on_http_done, t);
+	else
+		t->xfer = pa_http_start(t->w->loop, &t->treq, &t->tresp, on_http_done, t);
 }
 
 static void
@@ -468,7 +487,7 @@ start_http_tool(PaTask *t, json_t *call, json_t *tool)
 				   json_string_value(json_object_get(call, "id")));
 	pa_http_tool_request(tool, json_object_get(call, "arguments"), timeout_ms, key, &t->treq);
 	t->tool_call = json_deep_copy(call);
-	t->xfer = pa_http_start(t->w->loop, &t->treq, &t->tresp, on_http_done, t);
+	t->launch = true;
 	t->phase = T_HTTP;
 }
 

@@ -67,7 +67,7 @@ SQL
 rc=$?; [ $rc -eq 0 ] || echo "$setup"
 ok "fixture: providers, tools and agents (owned by a non-superuser)" test $rc -eq 0
 ok "a worker serves this database (pa_workers)" wait_until \
-   "SELECT EXISTS (SELECT 1 FROM pa_workers() WHERE database = current_database())" 15
+   "SELECT EXISTS (SELECT 1 FROM pa_workers() WHERE database = current_database())" 20
 
 # The model: record whatever output is offered, after an optional delay.
 SUMMARY='{"tool_calls":[{"name":"record_summary","arguments":{"text":"done"}}]}'
