@@ -60,9 +60,10 @@ COMMENT ON TABLE pa.delivery_attempts IS 'Every attempt to send a delivery, with
 CREATE FUNCTION pa._pa_add_delivery(caller regrole, agent text, kind text, url text, secret text, max_attempts integer)
 RETURNS bigint LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp SET log_min_error_statement = panic AS $$
+#variable_conflict use_column
 DECLARE
     a pa.agents := pa._agent_for(caller, agent);
-    target_id bigint;
+    tid bigint;
 BEGIN
     PERFORM pa._require(kind, 'kind');
     IF kind NOT IN ('webhook', 'slack') THEN
@@ -78,15 +79,15 @@ BEGIN
     IF secret = '' THEN
         PERFORM pa._fail('22023', 'secret must not be empty');
     END IF;
-    INSERT INTO pa.agent_deliveries (agent_id, kind, url, max_attempts)
-    VALUES (a.id, kind, url, max_attempts)
+    INSERT INTO pa.agent_deliveries AS t (agent_id, kind, url, max_attempts)
+    VALUES (a.id, _pa_add_delivery.kind, _pa_add_delivery.url, _pa_add_delivery.max_attempts)
     ON CONFLICT (agent_id, url) DO UPDATE SET kind = EXCLUDED.kind, max_attempts = EXCLUDED.max_attempts
-    RETURNING id INTO target_id;
-    DELETE FROM pa.delivery_secrets s WHERE s.target_id = _pa_add_delivery.target_id;
+    RETURNING t.id INTO tid;
+    DELETE FROM pa.delivery_secrets s WHERE s.target_id = tid;
     IF secret IS NOT NULL THEN
-        INSERT INTO pa.delivery_secrets VALUES (target_id, secret);
+        INSERT INTO pa.delivery_secrets VALUES (tid, secret);
     END IF;
-    RETURN target_id;
+    RETURN tid;
 END $$;
 
 CREATE FUNCTION @extschema@.pa_add_delivery(agent text, kind text, url text, secret text DEFAULT NULL,

@@ -304,6 +304,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # status given by ?status=N.
             status = int(urllib.parse.parse_qs(url.query).get(
                 "status", [srv.hook_status.get(url.path, 200)])[0])
+            self._entry["raw"] = text   # signatures are over the raw bytes
             self.record(status)
             self.send_full(status, {},
                            json.dumps({"ok": status < 300, "received": parsed}).encode())
