@@ -5,7 +5,8 @@ SELECT extname, extversion, extrelocatable FROM pg_extension WHERE extname = 'pr
 SELECT pa_preloaded();
 SELECT current_setting('shared_preload_libraries');
 -- every setting is documented; the prefix is reserved
-SELECT name, setting, context FROM pg_settings WHERE name LIKE 'procedural_agent.%' ORDER BY name;
+SELECT name, CASE WHEN name = 'procedural_agent.database_names' THEN '(cluster)' ELSE setting END AS setting, context
+  FROM pg_settings WHERE name LIKE 'procedural_agent.%' ORDER BY name;
 SET procedural_agent.no_such_setting = 1;
 SET procedural_agent.max_validation_errors = 0;
 -- the data model
