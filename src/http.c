@@ -94,8 +94,10 @@ on_header(char *line, size_t size, size_t nmemb, void *arg)
 	PaHttpTransfer *t = (PaHttpTransfer *) arg;
 	size_t		n = size * nmemb;
 	char	   *v;
-
 	const char *colon = memchr(line, ':', n);
+
+	/* the worker's loop runs libcurl outside any request's context */
+	MemoryContext old = MemoryContextSwitchTo(t->mcxt);
 
 	/* retry-after(-ms) and the providers' rate-limit reset headers */
 	if (colon)
@@ -106,6 +108,7 @@ on_header(char *line, size_t size, size_t nmemb, void *arg)
 	else if ((v = header_value(line, n, "request-id")) != NULL ||
 			 (v = header_value(line, n, "x-request-id")) != NULL)
 		t->resp->request_id = v;
+	MemoryContextSwitchTo(old);
 	return n;
 }
 
@@ -212,6 +215,8 @@ pa_http_transfer_new(const PaHttpRequest *req, PaHttpResponse *resp)
 	PaHttpTransfer *t = palloc0(sizeof(PaHttpTransfer));
 	CURL	   *easy;
 
+	t->mcxt = CurrentMemoryContext;
+
 	memset(resp, 0, sizeof(*resp));
 	initStringInfo(&resp->body);
 	pa_retry_hints_init(&resp->retry);
@@ -265,6 +270,7 @@ bool
 pa_http_transfer_idle(PaHttpTransfer *t)
 {
 	instr_time	idle;
+	MemoryContext old;
 
 	if (t->req->idle_timeout_ms <= 0)
 		return false;
@@ -272,9 +278,11 @@ pa_http_transfer_idle(PaHttpTransfer *t)
 	INSTR_TIME_SUBTRACT(idle, t->last_activity);
 	if (INSTR_TIME_GET_MILLISEC(idle) <= t->req->idle_timeout_ms)
 		return false;
+	old = MemoryContextSwitchTo(t->mcxt);
 	t->resp->timed_out = true;
 	t->resp->error = psprintf("nothing received for %ld ms: the stream stalled",
 							  t->req->idle_timeout_ms);
+	MemoryContextSwitchTo(old);
 	return true;
 }
 
@@ -288,6 +296,7 @@ pa_http_transfer_conclude(PaHttpTransfer *t, CURLcode result)
 {
 	PaHttpResponse *resp = t->resp;
 	instr_time	now;
+	MemoryContext old = MemoryContextSwitchTo(t->mcxt);
 
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (resp->error == NULL && result != CURLE_OK)
@@ -310,6 +319,7 @@ pa_http_transfer_conclude(PaHttpTransfer *t, CURLcode result)
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, t->start);
 	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(now);
+	MemoryContextSwitchTo(old);
 }
 
 /* Free the easy handle (already out of its multi handle); idempotent. */

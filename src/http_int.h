@@ -20,6 +20,7 @@ struct PaHttpTransfer
 	bool		denied;			/* a connection to a private address was refused */
 	instr_time	start;
 	instr_time	last_activity;	/* when bytes last arrived */
+	MemoryContext mcxt;			/* where the response's strings go (the caller's) */
 
 	/* the worker's loop only */
 	void		(*done) (void *arg);

@@ -59,6 +59,7 @@ typedef struct FailedRun
 
 static PaWorker worker;
 static PaWorkerSlot *my_slot;
+static MemoryContext failed_cxt;	/* failed runs between a step and their requeue */
 
 void
 pa_worker_begin_xact(void)
@@ -323,10 +324,12 @@ step_one(PaTask *t)
 				(errmsg("procedural_agent run %lld: %s", (long long) pa_task_run_id(t), edata->message)));
 		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 		{
-			failed = palloc(sizeof(FailedRun));
+			/* recorded after this transaction: keep it beyond its memory */
+			failed = MemoryContextAlloc(failed_cxt, sizeof(FailedRun));
 			failed->run_id = pa_task_run_id(t);
-			failed->message = psprintf("%s (SQLSTATE %s)", edata->message,
-									   unpack_sql_state(edata->sqlerrcode));
+			failed->message = MemoryContextStrdup(failed_cxt,
+												  psprintf("%s (SQLSTATE %s)", edata->message,
+														   unpack_sql_state(edata->sqlerrcode)));
 			/* access, undefined objects, bad data: the same again next time */
 			failed->permanent = ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
 				ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION;
@@ -367,7 +370,10 @@ step_tasks(void)
 
 		if (f)
 		{
+			MemoryContext old = MemoryContextSwitchTo(failed_cxt);
+
 			failed = lappend(failed, f);
+			MemoryContextSwitchTo(old);
 			batch[i] = NULL;	/* freed */
 		}
 	}
@@ -391,6 +397,7 @@ step_tasks(void)
 			if (pa_task_run_id(t) == done_parents[i])
 				pa_task_wake(t);
 	requeue_failed(failed);
+	MemoryContextReset(failed_cxt);
 	return n;
 }
 
@@ -482,6 +489,7 @@ worker_loop(void)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			last_retention = 0; /* a new retention applies now */
 		}
 		now = GetCurrentTimestamp();
 
@@ -533,7 +541,7 @@ worker_loop(void)
 				pa_worker_commit_xact();
 				last_cancel_check = now;
 			}
-			if (TimestampDifferenceExceeds(last_retention, now, 600 * 1000))
+			if (TimestampDifferenceExceeds(last_retention, now, 60 * 1000))
 			{
 				pa_worker_begin_xact();
 				apply_retention();
@@ -639,6 +647,8 @@ pa_worker_main(Datum arg)
 		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	worker.pid = MyProcPid;
 	worker.loop = pa_http_loop_create();
+	failed_cxt = AllocSetContextCreate(TopMemoryContext, "procedural_agent failed runs",
+									   ALLOCSET_SMALL_SIZES);
 	ereport(LOG, (errmsg("procedural_agent worker started for database \"%s\"", dbname)));
 	worker_loop();
 }

@@ -239,5 +239,41 @@ like "pa.queue: per agent counts" "$(q "SELECT agent || ' ' || ready || ' ' || r
 ok "statistics: autovacuum sees the worker's writes on pa.runs" wait_until \
    "SELECT n_tup_upd > 200 FROM pg_stat_user_tables WHERE relid = 'pa.runs'::regclass" 5
 
+# 11. Provider cap: max_concurrency 2 on a provider of its own.
+q "SELECT pa_create_provider('capped', 'openai', base_url => '$PA_MODEL_URL/v1', api_key => '$PA_MODEL_KEY', options => '{\"max_concurrency\": 2}');
+   SELECT pa_create_model('capped', 'gpt-test', input_price => 1, output_price => 1);
+   SELECT pa_create_agent('capped_agent', 'Answer.', 'capped', 'gpt-test', '{\"answer\": {\"schema\": {\"type\": \"object\"}}}', planning => 'none')" -d $DB >/dev/null
+ms_scenario '{"default":{"delay_ms":1000,"tool_calls":[{"name":"record_answer","arguments":{}}]}}'
+t0=$(now_ms)
+q "SELECT count(pa_enqueue('capped_agent', input => jsonb_build_object('c', i))) FROM generate_series(1, 6) i" -d $DB >/dev/null
+peak=0
+for i in $(seq 1 15); do
+    n=$(q "SELECT (cooldowns->'capped'->>'in_flight')::int FROM pa_workers() WHERE database = current_database()" -d $DB)
+    [ -n "$n" ] && [ "$n" -gt "$peak" ] && peak=$n
+    sleep 0.1
+done
+ok "provider cap: the 6 runs complete" wait_until "SELECT count(*) = 6 FROM pa.runs WHERE status = 'succeeded' AND input ? 'c'" 15
+ms=$(( $(now_ms) - t0 ))
+echo "# 6 runs x 1 s with max_concurrency 2: $ms ms, peak $peak in flight"
+ok "provider cap: never more than 2 calls in flight (peak $peak)" test "$peak" -eq 2
+ok "provider cap: so 6 one-second calls take 3 s or more" test "$ms" -ge 2900
+
+# 12. A run its owner may not read fails at once (no retries), with the reason.
+q "DROP ROLE IF EXISTS pa_wk_blind; CREATE ROLE pa_wk_blind; SELECT pa_grant_provider('oa', 'pa_wk_blind')" -d $DB >/dev/null
+psql -X -q -d $DB -c "SET ROLE pa_wk_blind" -c "SELECT pa_create_agent('blind', 'x', 'oa', 'gpt-test', '{\"r\": {\"schema\": {\"type\": \"object\"}}}', planning => 'none')" >/dev/null
+id=$(q "SELECT pa_enqueue('blind', conversation => 1)" -d $DB)
+ok "owner without SELECT on the conversation: the run fails" wait_until "SELECT status = 'failed' FROM pa.runs WHERE id = $id" 10
+is "... on its first attempt, saying why" \
+   "$(q "SELECT attempts || ' ' || error_code || ' ' || (error_message LIKE 'permission denied for table conversations%') FROM pa.runs WHERE id = $id" -d $DB)" "1 worker_error true"
+
+# 13. Retention: finished runs older than procedural_agent.run_retention go, with their steps.
+q "UPDATE pa.runs SET finished_at = now() - interval '2 days', created_at = now() - interval '2 days' WHERE input ? 'j'" -d $DB >/dev/null
+q "ALTER SYSTEM SET procedural_agent.run_retention = '1d'" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
+ok "retention: runs finished 2 days ago are deleted (1d)" wait_until "SELECT count(*) = 0 FROM pa.runs WHERE input ? 'j'" 10
+is "retention: newer runs stay" "$(q "SELECT count(*) FROM pa.runs WHERE input ? 'i'" -d $DB)" "200"
+is "retention: the deleted runs' steps and outputs went with them" \
+   "$(q "SELECT count(*) FROM pa.run_steps s WHERE NOT EXISTS (SELECT 1 FROM pa.runs r WHERE r.id = s.run_id)" -d $DB)" "0"
+q "ALTER SYSTEM RESET procedural_agent.run_retention" >/dev/null
+
 q "ALTER SYSTEM RESET procedural_agent.http_tool_allow_private" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
 finish
