@@ -499,7 +499,7 @@ worker_loop(void)
 			last_drop_check = now;
 		}
 
-		/* Created, dropped, created again: look when woken, or every 5 s. */
+		/* Created, dropped, created again: look when woken, or every second. */
 		if (!installed || woken)
 		{
 			bool		ready = extension_ready();
@@ -513,7 +513,7 @@ worker_loop(void)
 		if (!installed)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 Min(5000L, 1000L), PG_WAIT_EXTENSION);
+							 1000L, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			woken = true;
 			continue;
@@ -597,9 +597,11 @@ worker_loop(void)
 			 * failed commit): forget the runs in memory; their leases lapse
 			 * and they resume from their checkpoints.
 			 */
+			MemoryContextSwitchTo(TopMemoryContext);
 			EmitErrorReport();
 			FlushErrorState();
 			AbortCurrentTransaction();
+			MemoryContextSwitchTo(TopMemoryContext);
 			drop_all_tasks();
 			installed = false;
 		}

@@ -460,13 +460,18 @@ start_model_attempt(PaTask *t)
 void
 pa_task_launch(PaTask *t)
 {
+	MemoryContext old;
+
 	if (!t->launch)
 		return;
 	t->launch = false;
+	/* the transfer and its response belong to the task */
+	old = MemoryContextSwitchTo(t->mcxt);
 	if (t->call)
 		t->xfer = pa_http_start(t->w->loop, &t->call->hr, &t->call->resp, on_http_done, t);
 	else
 		t->xfer = pa_http_start(t->w->loop, &t->treq, &t->tresp, on_http_done, t);
+	MemoryContextSwitchTo(old);
 }
 
 static void
