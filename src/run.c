@@ -52,17 +52,18 @@ run_result(RunContext *rc, json_t *state, int64 run_id)
 }
 
 /*
- * Run fn(arg) in a subtransaction. On an error, roll it back and return the
- * message (palloc'd) instead of aborting the caller's statement, so the run
- * can end as failed with its ledger intact; NULL on success. A cancel or a
+ * Run fn(arg) in a subtransaction. On an error, roll it back and return
+ * the error (copied into the caller's memory context) instead of aborting
+ * the caller, so a run can end as failed with its ledger intact (and the
+ * worker can go on with its other runs); NULL on success. A cancel or a
  * statement timeout still propagates.
  */
-char *
-pa_in_subtransaction(void (*fn) (void *), void *arg)
+ErrorData *
+pa_try_subtransaction(void (*fn) (void *), void *arg)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	char	   *failure = NULL;
+	ErrorData  *edata = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(mcxt);
@@ -70,13 +71,9 @@ pa_in_subtransaction(void (*fn) (void *), void *arg)
 	{
 		fn(arg);
 		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(mcxt);
-		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(mcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -85,10 +82,24 @@ pa_in_subtransaction(void (*fn) (void *), void *arg)
 		CurrentResourceOwner = owner;
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
-		failure = psprintf("%s (SQLSTATE %s)", edata->message, unpack_sql_state(edata->sqlerrcode));
-		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	MemoryContextSwitchTo(mcxt);
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
+/* The same, with the error as "message (SQLSTATE xxxxx)". */
+char *
+pa_in_subtransaction(void (*fn) (void *), void *arg)
+{
+	ErrorData  *edata = pa_try_subtransaction(fn, arg);
+	char	   *failure;
+
+	if (edata == NULL)
+		return NULL;
+	failure = psprintf("%s (SQLSTATE %s)", edata->message, unpack_sql_state(edata->sqlerrcode));
+	FreeErrorData(edata);
 	return failure;
 }
 

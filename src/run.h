@@ -57,7 +57,9 @@ extern char *pa_run_prepare(RunContext *rc, json_t *context);
 extern json_t *pa_run_finish(RunContext *rc, json_t *state);
 extern void pa_run_record_tool(RunContext *rc, json_t *state, json_t *call, const char *text,
 							   bool is_error, double elapsed_ms);
-/* fn(arg) in a subtransaction: NULL, or the error's text (cancels propagate) */
+/* fn(arg) in a subtransaction: NULL, or its error (cancels propagate) */
+extern ErrorData *pa_try_subtransaction(void (*fn) (void *), void *arg);
+/* the same, the error as text */
 extern char *pa_in_subtransaction(void (*fn) (void *), void *arg);
 
 /* run_setup.c */

@@ -37,12 +37,12 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "jsonb_jansson.h"
 #include "procedural_agent.h"
+#include "run.h"
 #include "worker.h"
 
 /* Runs stepped in one transaction at most (a commit covers them all). */
@@ -294,53 +294,42 @@ requeue_failed(List *failed)
 	pa_worker_commit_xact();
 }
 
-/* One task's step in a subtransaction; an error is returned, not raised. */
+static void
+step_fn(void *arg)
+{
+	pa_task_step((PaTask *) arg);
+}
+
+/*
+ * One task's step in a subtransaction: an error rolls back only this run's
+ * writes; the task is dropped and the run requeued (or failed) after the
+ * batch commits. A run whose lease was lost is somebody else's now.
+ */
 static FailedRun *
 step_one(PaTask *t)
 {
-	MemoryContext mcxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *edata = pa_try_subtransaction(step_fn, t);
 	FailedRun  *failed = NULL;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(mcxt);
-	PG_TRY();
+	if (edata == NULL)
+		return NULL;
+	ereport(WARNING,
+			(errmsg("procedural_agent run %lld: %s", (long long) pa_task_run_id(t), edata->message)));
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 	{
-		pa_task_step(t);
-		ReleaseCurrentSubTransaction();
+		/* recorded after this transaction: keep it beyond its memory */
+		failed = MemoryContextAlloc(failed_cxt, sizeof(FailedRun));
+		failed->run_id = pa_task_run_id(t);
+		failed->message = MemoryContextStrdup(failed_cxt,
+											  psprintf("%s (SQLSTATE %s)", edata->message,
+													   unpack_sql_state(edata->sqlerrcode)));
+		/* access, undefined objects, bad data: the same again next time */
+		failed->permanent =
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION;
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(mcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		/* the postmaster asked us to stop: stop */
-		if (ProcDiePending)
-			ReThrowError(edata);
-		ereport(WARNING,
-				(errmsg("procedural_agent run %lld: %s", (long long) pa_task_run_id(t), edata->message)));
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-		{
-			/* recorded after this transaction: keep it beyond its memory */
-			failed = MemoryContextAlloc(failed_cxt, sizeof(FailedRun));
-			failed->run_id = pa_task_run_id(t);
-			failed->message = MemoryContextStrdup(failed_cxt,
-												  psprintf("%s (SQLSTATE %s)", edata->message,
-														   unpack_sql_state(edata->sqlerrcode)));
-			/* access, undefined objects, bad data: the same again next time */
-			failed->permanent = ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
-				ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION;
-		}
-		FreeErrorData(edata);
-		pa_task_free(t);
-		t = NULL;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(mcxt);
-	CurrentResourceOwner = owner;
+	FreeErrorData(edata);
+	pa_task_free(t);
 	return failed;
 }
 

@@ -11,14 +11,6 @@ q "ALTER SYSTEM SET procedural_agent.http_tool_allow_private = on" >/dev/null
 q "ALTER SYSTEM SET procedural_agent.delivery_retry_base = 1" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 
-wait_until() {
-    local deadline=$((SECONDS + $2))
-    while [ $SECONDS -lt $deadline ]; do
-        [ "$(q "$1" -d $DB)" = "t" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
 hooks() { ms_py "[r for r in d if r['path'].startswith('/hooks/$1')]"; }
 
 setup=$(psql -X -q -v ON_ERROR_STOP=1 -d $DB 2>&1 <<SQL

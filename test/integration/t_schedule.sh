@@ -5,14 +5,6 @@
 # cron.database_name in the test cluster.
 . test/lib/tap.sh
 DB=postgres
-wait_until() {
-    local deadline=$((SECONDS + $2))
-    while [ $SECONDS -lt $deadline ]; do
-        [ "$(q "$1" -d $DB)" = "t" ] && return 0
-        sleep 0.5
-    done
-    return 1
-}
 q "DROP ROLE IF EXISTS pa_sc_owner; CREATE ROLE pa_sc_owner LOGIN" >/dev/null
 setup=$(psql -X -q -v ON_ERROR_STOP=1 -d $DB 2>&1 <<SQL
 CREATE EXTENSION procedural_agent;

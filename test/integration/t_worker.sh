@@ -12,15 +12,6 @@ q "DROP ROLE IF EXISTS pa_wk_other; CREATE ROLE pa_wk_other LOGIN" >/dev/null
 q "ALTER SYSTEM SET procedural_agent.http_tool_allow_private = on" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 
-# wait_until SQL SECONDS: poll until the query returns t; false on timeout.
-wait_until() {
-    local deadline=$((SECONDS + $2))
-    while [ $SECONDS -lt $deadline ]; do
-        [ "$(q "$1" -d $DB)" = "t" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 now_ms() { date +%s%3N; }
 # enqueue_wait 'ARGS' [TIMEOUT]: pa_enqueue(ARGS), committed, then pa_wait.
 enqueue_wait() {

@@ -9,14 +9,6 @@ as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; 
 q "DROP DATABASE IF EXISTS $DB" >/dev/null; q "CREATE DATABASE $DB" >/dev/null
 q "DROP DATABASE IF EXISTS pa_it_drop" >/dev/null
 
-wait_until() {
-    local deadline=$((SECONDS + $2)) db=${3:-$DB}
-    while [ $SECONDS -lt $deadline ]; do
-        [ "$(q "$1" -d "$db" 2>/dev/null)" = "t" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
 worker_pid() { q "SELECT pid FROM pa_workers() WHERE database = '${1:-$DB}'" -d $DB; }
 log_mark=$(wc -l < "$PA_PG_LOG")
 

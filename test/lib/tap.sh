@@ -39,3 +39,15 @@ ms_py() { ms_requests | /usr/bin/python3 -c "import json,sys; d=json.load(sys.st
 # expression over d (the JSON), printed.
 inv() { q "SELECT pa_invoke($1)" -d "$DB"; }
 jq_() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
+
+# wait_until SQL SECONDS [DB]: poll (5 times a second) until the query
+# returns t in DB (default $DB); false on timeout. Errors count as "not yet"
+# (e.g. while the server restarts).
+wait_until() {
+    local deadline=$((SECONDS + $2)) db=${3:-$DB}
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(q "$1" -d "$db" 2>/dev/null)" = "t" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
