@@ -14,6 +14,7 @@
  */
 #include "pg_prelude.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -262,11 +263,43 @@ pa_deliveries_send(PaWorker *w)
 		!TimestampDifferenceExceeds(last_look, now, 1000))
 		return;
 
-	pa_worker_begin_xact();
-	record_answers();
-	if (n_sending < MAX_SENDING)
-		claim_due(w);
-	pa_worker_commit_xact();
+	PG_TRY();
+	{
+		pa_worker_begin_xact();
+		record_answers();
+		if (n_sending < MAX_SENDING)
+			claim_due(w);
+		pa_worker_commit_xact();
+	}
+	PG_CATCH();
+	{
+		Sending   **pp = &sending;
+
+		/*
+		 * E.g. the extension was dropped meanwhile. Forget the answers we
+		 * could not record (their deliveries are retried when their
+		 * two-minute claim lapses) rather than fail on them every turn.
+		 */
+		MemoryContextSwitchTo(TopMemoryContext);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(TopMemoryContext);
+		while (*pp)
+		{
+			Sending    *lost = *pp;
+
+			if (!lost->done)
+			{
+				pp = &lost->next;
+				continue;
+			}
+			*pp = lost->next;
+			n_sending--;
+			free_sending(lost);
+		}
+	}
+	PG_END_TRY();
 	last_finished = w->finished;
 	last_look = now;
 }

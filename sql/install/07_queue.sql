@@ -150,7 +150,8 @@ BEGIN
         END IF;
         IF pause = 0.002 THEN
             IF pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL
-               AND (SELECT x.xmin::text FROM pa.runs x WHERE x.id = run_id) = pg_catalog.pg_current_xact_id_if_assigned()::text THEN
+               AND (SELECT x.xmin FROM pa.runs x WHERE x.id = run_id)
+                   = pg_catalog.xid(pg_catalog.pg_current_xact_id_if_assigned()) THEN
                 RAISE EXCEPTION 'run % was enqueued by this transaction', run_id USING ERRCODE = '55000',
                     HINT = 'The worker sees the run only after COMMIT; wait in a later transaction.';
             END IF;
