@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "jsonb_jansson.h"
+#include "mb/pg_wchar.h"
 #include "procedural_agent.h"
 #include "run.h"
 #include "tools.h"
@@ -76,7 +77,18 @@ pa_deliveries_enqueue(RunContext *rc, json_t *result)
 		pa_wake_worker_at_commit();
 }
 
-/* "*agent* run 12 (conversation 34) succeeded" and one line per output. */
+/* At most max bytes of s, cut on a character boundary. */
+static char *
+clip(const char *s, int max)
+{
+	int			len = (int) strlen(s);
+
+	if (len <= max)
+		return pstrdup(s);
+	return psprintf("%s…", pnstrdup(s, pg_mbcliplen(s, len, max)));
+}
+
+/* "*agent* (version 1) finished run 12 for conversation 34" and one line per output. */
 static char *
 slack_text(json_t *payload)
 {
@@ -97,9 +109,7 @@ slack_text(json_t *payload)
 		char	   *text = pa_take_string(json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY));
 
 		/* Slack shows about 3,000 characters of a section */
-		if (strlen(text) > 1500)
-			text = psprintf("%.1500s…", text);
-		appendStringInfo(&s, "\n• *%s*: `%s`", name, text);
+		appendStringInfo(&s, "\n• *%s*: `%s`", name, clip(text, 1500));
 	}
 	return s.data;
 }
@@ -110,8 +120,9 @@ on_sent(void *arg)
 	((Sending *) arg)->done = true;
 }
 
+/* A claimed delivery's request, ready to go once the claim commits. */
 static void
-start_sending(PaWorker *w, json_t *row)
+prepare_sending(json_t *row)
 {
 	MemoryContext mcxt = AllocSetContextCreate(TopMemoryContext, "procedural_agent delivery",
 											   ALLOCSET_SMALL_SIZES);
@@ -125,12 +136,18 @@ start_sending(PaWorker *w, json_t *row)
 	s->mcxt = mcxt;
 	s->id = (int64) json_integer_value(json_object_get(row, "id"));
 	s->attempt = (int) json_integer_value(json_object_get(row, "attempt"));
-	s->started_at = GetCurrentTimestamp();
+	/* linked first, so an error below still frees it */
+	s->next = sending;
+	sending = s;
+	n_sending++;
 	if (strcmp(kind, "slack") == 0)
 	{
 		json_t	   *msg = json_pack("{s:s}", "text", slack_text(payload));
 
+		if (msg == NULL)
+			elog(ERROR, "could not build the Slack message of delivery %lld", (long long) s->id);
 		body = pa_take_json(msg);
+		json_decref(msg);
 	}
 	else
 		body = pa_take_string(json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS));
@@ -152,21 +169,60 @@ start_sending(PaWorker *w, json_t *row)
 			s->req.headers = pa_http_header(s->req.headers, "X-PA-Signature",
 											pa_hmac_signature(json_string_value(secret), body));
 	}
-	s->xfer = pa_http_start(w->loop, &s->req, &s->resp, on_sent, s);
-	s->next = sending;
-	sending = s;
-	n_sending++;
 	MemoryContextSwitchTo(old);
 }
 
 static void
-free_sending(Sending *s)
+unlink_sending(Sending **pp)
 {
+	Sending    *s = *pp;
+
+	*pp = s->next;
+	n_sending--;
 	curl_slist_free_all(s->req.headers);
 	MemoryContextDelete(s->mcxt);
 }
 
-/* The answers that came back: recorded, delivered / retried / dead. */
+/* One answer: recorded; delivered, to be retried, or dead. */
+static void
+record_answer(void *arg)
+{
+	Sending    *s = (Sending *) arg;
+	bool		ok = s->resp.error == NULL && s->resp.status >= 200 && s->resp.status < 300;
+	bool		isnull;
+	char	   *error = NULL;
+	char		nulls[9] = "        ";
+
+	if (s->resp.error)
+		error = s->resp.error;
+	else if (!ok)
+		error = psprintf("HTTP %ld: %s", s->resp.status, clip(s->resp.body.data, 200));
+	nulls[4] = s->resp.status > 0 ? ' ' : 'n';
+	nulls[5] = error ? ' ' : 'n';
+	(void) pa_sql_value(pa_extension_owner(),
+						"WITH a AS (INSERT INTO pa.delivery_attempts "
+						"           SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM pa.deliveries WHERE id = $1)) "
+						"UPDATE pa.deliveries SET "
+						"  status = CASE WHEN $7 THEN 'delivered' WHEN attempts >= max_attempts THEN 'dead' "
+						"                ELSE 'pending' END, "
+						"  delivered_at = CASE WHEN $7 THEN clock_timestamp() END, "
+						"  last_http_status = $5, last_error = $6, "
+						"  next_attempt_at = clock_timestamp() + make_interval(secs => "
+						"      least($8 * 4 ^ (attempts - 1), $8 * 60.0)) "
+						"WHERE id = $1",
+						8, (Oid[]) {INT8OID, INT4OID, TIMESTAMPTZOID, FLOAT8OID, INT4OID, TEXTOID, BOOLOID, INT4OID},
+						(Datum[]) {Int64GetDatum(s->id), Int32GetDatum(s->attempt),
+							TimestampTzGetDatum(s->started_at), Float8GetDatum(s->resp.elapsed_ms),
+							Int32GetDatum((int32) s->resp.status),
+							error ? CStringGetTextDatum(error) : (Datum) 0, BoolGetDatum(ok),
+							Int32GetDatum(pa_delivery_retry_base_s)},
+						nulls, &isnull);
+}
+
+/*
+ * The answers that came back, each in its own subtransaction (a delivery
+ * deleted meanwhile, e.g. by retention, spoils only its own record).
+ */
 static void
 record_answers(void)
 {
@@ -174,48 +230,28 @@ record_answers(void)
 
 	while (*pp)
 	{
-		Sending    *s = *pp;
-		bool		ok;
-		bool		isnull;
-		char	   *error;
-		char		nulls[9] = "        ";
+		ErrorData  *edata;
 
-		if (!s->done)
+		if (!(*pp)->done)
 		{
-			pp = &s->next;
+			pp = &(*pp)->next;
 			continue;
 		}
-		ok = s->resp.error == NULL && s->resp.status >= 200 && s->resp.status < 300;
-		error = s->resp.error ? s->resp.error :
-			(!ok ? psprintf("HTTP %ld: %.200s", s->resp.status, s->resp.body.data) : NULL);
-		nulls[4] = s->resp.status > 0 ? ' ' : 'n';
-		nulls[5] = error ? ' ' : 'n';
-		(void) pa_sql_value(pa_extension_owner(),
-							"WITH a AS (INSERT INTO pa.delivery_attempts VALUES ($1, $2, $3, $4, $5, $6)) "
-							"UPDATE pa.deliveries SET "
-							"  status = CASE WHEN $7 THEN 'delivered' WHEN attempts >= max_attempts THEN 'dead' "
-							"                ELSE 'pending' END, "
-							"  delivered_at = CASE WHEN $7 THEN clock_timestamp() END, "
-							"  last_http_status = $5, last_error = $6, "
-							"  next_attempt_at = clock_timestamp() + make_interval(secs => "
-							"      least($8 * 4 ^ (attempts - 1), $8 * 60.0)) "
-							"WHERE id = $1",
-							8, (Oid[]) {INT8OID, INT4OID, TIMESTAMPTZOID, FLOAT8OID, INT4OID, TEXTOID, BOOLOID, INT4OID},
-							(Datum[]) {Int64GetDatum(s->id), Int32GetDatum(s->attempt),
-								TimestampTzGetDatum(s->started_at), Float8GetDatum(s->resp.elapsed_ms),
-								Int32GetDatum((int32) s->resp.status),
-								error ? CStringGetTextDatum(error) : (Datum) 0, BoolGetDatum(ok),
-								Int32GetDatum(pa_delivery_retry_base_s)},
-							nulls, &isnull);
-		*pp = s->next;
-		n_sending--;
-		free_sending(s);
+		edata = pa_try_subtransaction(record_answer, *pp);
+		if (edata)
+		{
+			ereport(WARNING,
+					(errmsg("procedural_agent delivery %lld: could not record its attempt: %s",
+							(long long) (*pp)->id, edata->message)));
+			FreeErrorData(edata);
+		}
+		unlink_sending(pp);
 	}
 }
 
-/* Claim due deliveries and put them on the wire. */
+/* Claim due deliveries; their requests go out after the claim commits. */
 static void
-claim_due(PaWorker *w)
+claim_due(void)
 {
 	bool		isnull;
 	Datum		d;
@@ -239,9 +275,16 @@ claim_due(PaWorker *w)
 	if (isnull)
 		return;
 	rows = pa_jsonb_to_json(DatumGetJsonbP(d));
-	json_array_foreach(rows, i, row)
-		start_sending(w, row);
-	json_decref(rows);
+	PG_TRY();
+	{
+		json_array_foreach(rows, i, row)
+			prepare_sending(row);
+	}
+	PG_FINALLY();
+	{
+		json_decref(rows);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -256,6 +299,7 @@ pa_deliveries_send(PaWorker *w)
 	TimestampTz now = GetCurrentTimestamp();
 	bool		answers = false;
 	Sending    *s;
+	Sending   **pp;
 
 	for (s = sending; s; s = s->next)
 		answers |= s->done;
@@ -268,38 +312,43 @@ pa_deliveries_send(PaWorker *w)
 		pa_worker_begin_xact();
 		record_answers();
 		if (n_sending < MAX_SENDING)
-			claim_due(w);
+			claim_due();
 		pa_worker_commit_xact();
 	}
 	PG_CATCH();
 	{
-		Sending   **pp = &sending;
-
 		/*
-		 * E.g. the extension was dropped meanwhile. Forget the answers we
-		 * could not record (their deliveries are retried when their
-		 * two-minute claim lapses) rather than fail on them every turn.
+		 * E.g. the extension was dropped meanwhile. Requests not sent yet
+		 * are dropped with their rolled-back claims; answers not recorded
+		 * are forgotten (their claim lapses in two minutes and they are
+		 * sent again: the receiver has the idempotency key).
 		 */
 		MemoryContextSwitchTo(TopMemoryContext);
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(TopMemoryContext);
+		pp = &sending;
 		while (*pp)
 		{
-			Sending    *lost = *pp;
-
-			if (!lost->done)
-			{
-				pp = &lost->next;
-				continue;
-			}
-			*pp = lost->next;
-			n_sending--;
-			free_sending(lost);
+			if ((*pp)->xfer == NULL || (*pp)->done)
+				unlink_sending(pp);
+			else
+				pp = &(*pp)->next;
 		}
 	}
 	PG_END_TRY();
+
+	/* claimed and committed: on the wire */
+	for (s = sending; s; s = s->next)
+		if (s->xfer == NULL && !s->done)
+		{
+			MemoryContext old = MemoryContextSwitchTo(s->mcxt);
+
+			s->started_at = GetCurrentTimestamp();
+			s->xfer = pa_http_start(w->loop, &s->req, &s->resp, on_sent, s);
+			MemoryContextSwitchTo(old);
+		}
 	last_finished = w->finished;
 	last_look = now;
 }

@@ -221,11 +221,15 @@ pa_http_loop_run(PaHttpLoop *loop)
 
 	while ((msg = curl_multi_info_read(loop->multi, &left)) != NULL)
 	{
+		CURLcode	result;
+
 		if (msg->msg != CURLMSG_DONE)
 			continue;
+		/* the message does not survive removing its handle */
+		result = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
 		curl_multi_remove_handle(loop->multi, t->easy);
-		pa_http_transfer_conclude(t, msg->data.result);
+		pa_http_transfer_conclude(t, result);
 		unlink_transfer(loop, t);
 		t->next = finished;
 		finished = t;

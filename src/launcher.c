@@ -107,6 +107,7 @@ pa_worker_slot_acquire(void)
 {
 	PaWorkerSlot *slot = NULL;
 	int			i;
+	TimestampTz now = GetCurrentTimestamp();
 
 	SpinLockAcquire(&pa_workers_shared->mutex);
 	for (i = 0; i < PA_MAX_WORKERS; i++)
@@ -123,7 +124,7 @@ pa_worker_slot_acquire(void)
 			slot->dboid = MyDatabaseId;
 			slot->pid = MyProcPid;
 			slot->latch = MyLatch;
-			slot->started_at = GetCurrentTimestamp();
+			slot->started_at = now;
 		}
 	SpinLockRelease(&pa_workers_shared->mutex);
 	if (slot)
@@ -217,9 +218,12 @@ pa_workers(PG_FUNCTION_ARGS)
 
 	pa_require_preload("pa_workers()");
 	InitMaterializedSRF(fcinfo, 0);
-	copy = palloc(sizeof(PaWorkerSlot) * PA_MAX_WORKERS);
+	copy = palloc0(sizeof(PaWorkerSlot) * PA_MAX_WORKERS);
+	/* only the live slots: the lock is the one every committing wake takes */
 	SpinLockAcquire(&pa_workers_shared->mutex);
-	memcpy(copy, pa_workers_shared->slots, sizeof(PaWorkerSlot) * PA_MAX_WORKERS);
+	for (i = 0; i < PA_MAX_WORKERS; i++)
+		if (pa_workers_shared->slots[i].dboid != InvalidOid)
+			copy[i] = pa_workers_shared->slots[i];
 	SpinLockRelease(&pa_workers_shared->mutex);
 
 	for (i = 0; i < PA_MAX_WORKERS; i++)
@@ -352,6 +356,8 @@ launcher_reconcile(void)
 		if (lw)
 			lw->wanted = true;
 	}
+	list_free(names);
+	pfree(raw);
 	for (i = 0; i < n_launched; i++)
 	{
 		LaunchedWorker *lw = &launched[i];

@@ -285,6 +285,7 @@ pa_http_tool_request(json_t *tool, json_t *arguments, long timeout_ms,
 	PG_CATCH();
 	{
 		curl_slist_free_all(req->headers);
+		req->headers = NULL;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

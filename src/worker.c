@@ -403,8 +403,8 @@ publish(int64 claimed_total, TimestampTz last_claim)
 	my_slot->claimed = claimed_total;
 	my_slot->finished = worker.finished;
 	my_slot->last_claim_at = last_claim;
-	my_slot->n_providers = worker.n_providers;
-	memcpy(my_slot->providers, worker.providers, sizeof(PaProviderState) * worker.n_providers);
+	my_slot->n_providers = Min(worker.n_providers, PA_MAX_SHOWN_PROVIDERS);
+	memcpy(my_slot->providers, worker.providers, sizeof(PaProviderState) * my_slot->n_providers);
 	SpinLockRelease(&pa_workers_shared->mutex);
 
 	if (in_flight != last_in_flight || worker.n_tasks != last_tasks)
@@ -435,7 +435,7 @@ wait_timeout(TimestampTz now)
 
 		if (pa_task_runnable(t, now))
 			return 0;
-		if (at > 0)
+		if (at > now)			/* a time already past wakes nothing */
 		{
 			long		secs;
 			int			usecs;
@@ -547,8 +547,10 @@ worker_loop(void)
 					if (pa_task_waiting_child(t))
 						capacity++;
 			}
-			if (capacity > 0 && (woken || worker.claim_soon ||
-								 TimestampDifferenceExceeds(last_claim, now, 1000)))
+			if (capacity <= 0)
+				worker.claim_soon = false;	/* full: a finishing run wakes us */
+			else if (woken || worker.claim_soon ||
+					 TimestampDifferenceExceeds(last_claim, now, 1000))
 			{
 				int			got;
 

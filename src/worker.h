@@ -15,7 +15,8 @@
 #include "pa_json.h"
 
 #define PA_MAX_WORKERS 64
-#define PA_MAX_PROVIDERS 16
+#define PA_MAX_PROVIDERS 256		/* providers one worker tracks */
+#define PA_MAX_SHOWN_PROVIDERS 16	/* of which pa_workers() shows */
 
 /* A provider as one worker sees it: its cap, its cooldown. */
 typedef struct PaProviderState
@@ -39,7 +40,7 @@ typedef struct PaWorkerSlot
 	int64		finished;
 	TimestampTz last_claim_at;
 	int			n_providers;
-	PaProviderState providers[PA_MAX_PROVIDERS];
+	PaProviderState providers[PA_MAX_SHOWN_PROVIDERS];
 } PaWorkerSlot;
 
 typedef struct PaWorkerShared

@@ -48,7 +48,9 @@ struct PaTask
 {
 	PaWorker   *w;
 	PaTask	   *next;
-	MemoryContext mcxt;
+	MemoryContext mcxt;			/* the run's: definition, spec, context */
+	MemoryContext step_cxt;		/* reset at each step */
+	MemoryContext call_cxt;		/* the model or HTTP-tool call in progress */
 	int64		run_id;
 	json_t	   *claimed;		/* the row as claimed */
 	RunContext	rc;
@@ -95,6 +97,7 @@ pa_task_new(PaWorker *w, json_t *claimed)
 
 	t->w = w;
 	t->mcxt = mcxt;
+	t->step_cxt = AllocSetContextCreate(mcxt, "procedural_agent step", ALLOCSET_DEFAULT_SIZES);
 	t->claimed = json_incref(claimed);
 	t->run_id = claimed_int(t, "id", 0);
 	t->phase = T_NEW;
@@ -154,7 +157,8 @@ pa_task_cancel(PaTask *t)
 		t->xfer = NULL;
 	}
 	release_provider(t);
-	if (t->phase != T_NEW && t->phase != T_DONE)
+	/* an answer already in is processed (and paid for) first */
+	if (t->phase != T_NEW && t->phase != T_DONE && t->phase != T_HTTP_DONE)
 		t->phase = T_READY;
 }
 
@@ -166,6 +170,30 @@ release_provider(PaTask *t)
 		t->provider->in_flight--;
 		t->holds_provider = false;
 	}
+}
+
+/* Memory for a call that outlives the step preparing it. */
+static MemoryContext
+call_context(PaTask *t)
+{
+	if (t->call_cxt == NULL)
+		t->call_cxt = AllocSetContextCreate(t->mcxt, "procedural_agent call", ALLOCSET_DEFAULT_SIZES);
+	return t->call_cxt;
+}
+
+/* The call is over: its request, response and transfers go. */
+static void
+end_call(PaTask *t)
+{
+	pa_model_call_free(t->call);
+	t->call = NULL;
+	curl_slist_free_all(t->treq.headers);
+	t->treq.headers = NULL;
+	json_decref(t->tool_call);
+	t->tool_call = NULL;
+	if (t->call_cxt)
+		MemoryContextDelete(t->call_cxt);
+	t->call_cxt = NULL;
 }
 
 static bool
@@ -221,8 +249,7 @@ pa_task_free(PaTask *t)
 	if (t->xfer)
 		pa_http_abandon(w->loop, t->xfer);
 	release_provider(t);
-	pa_model_call_free(t->call);
-	curl_slist_free_all(t->treq.headers);
+	end_call(t);
 	for (pp = &w->tasks; *pp; pp = &(*pp)->next)
 		if (*pp == t)
 		{
@@ -235,7 +262,6 @@ pa_task_free(PaTask *t)
 	json_decref(t->state);
 	json_decref(t->context);
 	json_decref(t->claimed);
-	json_decref(t->tool_call);
 	json_decref(t->rc.def);
 	json_decref(t->rc.tool_defs);
 	json_decref(t->rc.spec.tools);
@@ -438,8 +464,7 @@ start_model_attempt(PaTask *t)
 {
 	if (!pa_model_call_arm(t->call, t->state))
 	{
-		pa_model_call_free(t->call);
-		t->call = NULL;
+		end_call(t);
 		return false;
 	}
 	if (t->provider)
@@ -465,8 +490,8 @@ pa_task_launch(PaTask *t)
 	if (!t->launch)
 		return;
 	t->launch = false;
-	/* the transfer and its response belong to the task */
-	old = MemoryContextSwitchTo(t->mcxt);
+	/* the transfer and its response belong to the call */
+	old = MemoryContextSwitchTo(call_context(t));
 	if (t->call)
 		t->xfer = pa_http_start(t->w->loop, &t->call->hr, &t->call->resp, on_http_done, t);
 	else
@@ -480,6 +505,7 @@ start_http_tool(PaTask *t, json_t *call, json_t *tool)
 	long		timeout_ms = Min((long) json_number_value(json_object_get(tool, "timeout_ms")),
 								 pa_run_remaining_ms(&t->rc));
 	char	   *key;
+	MemoryContext old;
 
 	if (timeout_ms <= 0)
 	{
@@ -490,7 +516,9 @@ start_http_tool(PaTask *t, json_t *call, json_t *tool)
 	/* the same key if this call is sent again after a crash */
 	key = psprintf("pa-run-%lld-%s", (long long) t->run_id,
 				   json_string_value(json_object_get(call, "id")));
+	old = MemoryContextSwitchTo(call_context(t));
 	pa_http_tool_request(tool, json_object_get(call, "arguments"), timeout_ms, key, &t->treq);
+	MemoryContextSwitchTo(old);
 	t->tool_call = json_deep_copy(call);
 	t->launch = true;
 	t->phase = T_HTTP;
@@ -570,8 +598,7 @@ check_child(PaTask *t)
 	text = pa_take_string(json_dumps(answer, JSON_COMPACT | JSON_SORT_KEYS));
 	json_decref(answer);
 	pa_run_record_tool(&t->rc, t->state, t->tool_call, text, is_error, 0);
-	json_decref(t->tool_call);
-	t->tool_call = NULL;
+	end_call(t);
 	t->phase = T_READY;
 	checkpoint(t);
 	advance(t);
@@ -614,9 +641,15 @@ advance(PaTask *t)
 				t->phase = T_PROVIDER;
 				return;
 			}
-			t->call = pa_model_call_prepare(rc, t->state, &req);
+			{
+				MemoryContext old = MemoryContextSwitchTo(call_context(t));
+
+				t->call = pa_model_call_prepare(rc, t->state, &req);
+				MemoryContextSwitchTo(old);
+			}
 			if (t->call != NULL && start_model_attempt(t))
 				return;
+			end_call(t);
 			continue;			/* the run failed: the machine says done */
 		}
 
@@ -624,6 +657,13 @@ advance(PaTask *t)
 		name = json_string_value(json_object_get(call, "name"));
 		tool = json_object_get(rc->tool_defs, name);
 		kind = json_string_value(json_object_get(tool, "kind"));
+		if (kind == NULL)
+		{
+			/* resumed with other built-ins on offer than when it was called */
+			pa_run_record_tool(rc, t->state, call, "This tool is not available any more.", true, 0);
+			checkpoint(t);
+			continue;
+		}
 		if (strcmp(kind, "http") == 0)
 		{
 			start_http_tool(t, call, tool);
@@ -670,10 +710,11 @@ http_done(PaTask *t)
 				t->provider->cooldown_until = Max(t->provider->cooldown_until, until);
 			t->wake_at = until;
 			t->phase = T_SLEEP;
+			/* the retry's ledger row is in: a resumed run numbers after it */
+			checkpoint(t);
 			return;
 		}
-		pa_model_call_free(t->call);
-		t->call = NULL;
+		end_call(t);
 		if (outcome == PA_CALL_DONE)
 			checkpoint(t);
 	}
@@ -683,10 +724,7 @@ http_done(PaTask *t)
 		char	   *text = pa_http_tool_result(&t->tresp, &is_error);
 
 		pa_run_record_tool(&t->rc, t->state, t->tool_call, text, is_error, t->tresp.elapsed_ms);
-		curl_slist_free_all(t->treq.headers);
-		t->treq.headers = NULL;
-		json_decref(t->tool_call);
-		t->tool_call = NULL;
+		end_call(t);
 		checkpoint(t);
 	}
 	advance(t);
@@ -695,17 +733,25 @@ http_done(PaTask *t)
 void
 pa_task_step(PaTask *t)
 {
-	MemoryContext old = MemoryContextSwitchTo(t->mcxt);
+	MemoryContext old;
 
+	/* what a step allocates lives until the next step, no longer */
+	MemoryContextReset(t->step_cxt);
+	old = MemoryContextSwitchTo(t->step_cxt);
 	switch (t->phase)
 	{
 		case T_NEW:
+			/* the definition, spec and context last the whole run */
+			MemoryContextSwitchTo(t->mcxt);
 			setup(t);
 			break;
 		case T_HTTP_DONE:
 			http_done(t);
 			break;
 		case T_SLEEP:
+			/* others in this batch may have filled the provider since */
+			if (!t->cancel && !provider_available(t, GetCurrentTimestamp()))
+				break;
 			if (t->cancel || !start_model_attempt(t))
 				advance(t);
 			break;

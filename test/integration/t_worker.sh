@@ -13,6 +13,9 @@ q "ALTER SYSTEM SET procedural_agent.http_tool_allow_private = on" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 
 now_ms() { date +%s%3N; }
+# cpu_ms PID: CPU time (user + system) a process has used, in ms.
+cpu_ms() { awk '{ print ($14 + $15) * 1000 / 100 }' "/proc/$1/stat"; }
+worker_pid() { q "SELECT pid FROM pa_workers() WHERE database = current_database()" -d $DB; }
 # enqueue_wait 'ARGS' [TIMEOUT]: pa_enqueue(ARGS), committed, then pa_wait.
 enqueue_wait() {
     local id
@@ -146,13 +149,16 @@ q "ALTER SYSTEM SET procedural_agent.max_concurrent_runs = 5" >/dev/null; q "SEL
 sleep 0.5
 q "SELECT count(pa_enqueue('fast', input => jsonb_build_object('j', i))) FROM generate_series(1, 15) i" -d $DB >/dev/null
 peak=0
+wpid=$(worker_pid); c0=$(cpu_ms $wpid)
 for i in $(seq 1 20); do
     n=$(q "SELECT count(*) FROM pa.runs WHERE status = 'running' AND input ? 'j'" -d $DB)
     [ "$n" -gt "$peak" ] && peak=$n
     sleep 0.1
 done
-echo "# peak in flight with max_concurrent_runs 5: $peak"
+cpu=$(( $(cpu_ms $wpid) - c0 ))
+echo "# peak in flight with max_concurrent_runs 5: $peak; worker CPU over ~2.5 s at capacity: ${cpu} ms"
 ok "SIGHUP: max_concurrent_runs 5 is honoured (peak $peak)" test "$peak" -le 5 -a "$peak" -ge 3
+ok "at capacity with more queued, the worker waits instead of spinning (${cpu} ms CPU)" test "$cpu" -lt 500
 ok "SIGHUP: the 15 runs complete" wait_until "SELECT count(*) = 15 FROM pa.runs WHERE status = 'succeeded' AND input ? 'j'" 20
 q "ALTER SYSTEM RESET procedural_agent.max_concurrent_runs" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
 
@@ -169,6 +175,8 @@ quick_ms=$(( $(now_ms) - t0 ))
 cool=$(q "SELECT cooldowns->'oa'->>'cooling_down' FROM pa_workers() WHERE database = current_database()" -d $DB)
 ok "429: the other provider was not held up (${quick_ms} ms)" test "$quick_ms" -lt 1800
 is "429: pa_workers() shows the provider cooling down" "$cool" "true"
+is "429: while it waits, its checkpoint counts the retry's ledger row (a resume numbers after it)" \
+   "$(q "SELECT (checkpoint->>'ledger_steps')::int = (SELECT count(*) FROM pa.run_steps s WHERE s.run_id = r.id) FROM pa.runs r WHERE id = $slow AND status = 'running'" -d $DB)" "t"
 ok "429: the rate-limited run succeeds after retry-after" wait_until "SELECT status = 'succeeded' FROM pa.runs WHERE id = $slow" 10
 is "429: waited at least retry-after (2 s) between the attempts" \
    "$(q "SELECT extract(epoch FROM max(started_at) - min(started_at)) >= 1.9 FROM pa.run_steps WHERE run_id = $slow AND kind = 'model'" -d $DB)" "t"
@@ -238,11 +246,14 @@ ms_scenario '{"default":{"delay_ms":1000,"tool_calls":[{"name":"record_answer","
 t0=$(now_ms)
 q "SELECT count(pa_enqueue('capped_agent', input => jsonb_build_object('c', i))) FROM generate_series(1, 6) i" -d $DB >/dev/null
 peak=0
+c0=$(cpu_ms $wpid)
 for i in $(seq 1 15); do
     n=$(q "SELECT (cooldowns->'capped'->>'in_flight')::int FROM pa_workers() WHERE database = current_database()" -d $DB)
     [ -n "$n" ] && [ "$n" -gt "$peak" ] && peak=$n
     sleep 0.1
 done
+cpu=$(( $(cpu_ms $wpid) - c0 ))
+ok "provider cap: runs held by the cap wait without spinning (${cpu} ms CPU)" test "$cpu" -lt 500
 ok "provider cap: the 6 runs complete" wait_until "SELECT count(*) = 6 FROM pa.runs WHERE status = 'succeeded' AND input ? 'c'" 15
 ms=$(( $(now_ms) - t0 ))
 echo "# 6 runs x 1 s with max_concurrency 2: $ms ms, peak $peak in flight"
