@@ -419,6 +419,19 @@ publish(int64 claimed_total, TimestampTz last_claim)
 	}
 }
 
+/* Runs this worker may still take on (parents waiting on a nested run do not count). */
+static int
+free_capacity(void)
+{
+	int			capacity = pa_max_concurrent_runs - worker.n_tasks;
+	PaTask	   *t;
+
+	for (t = worker.tasks; t; t = pa_task_next(t))
+		if (pa_task_waiting_child(t))
+			capacity++;
+	return capacity;
+}
+
 /* Milliseconds until the loop must turn again without an event. */
 static long
 wait_timeout(TimestampTz now)
@@ -538,30 +551,20 @@ worker_loop(void)
 				last_retention = now;
 			}
 
-			/* nested runs' parents wait without counting against the cap */
-			capacity = pa_max_concurrent_runs - worker.n_tasks;
+			capacity = free_capacity();
+			if (capacity > 0 && (woken || worker.claim_soon ||
+								 TimestampDifferenceExceeds(last_claim, now, 1000)))
 			{
-				PaTask	   *t;
-
-				for (t = worker.tasks; t; t = pa_task_next(t))
-					if (pa_task_waiting_child(t))
-						capacity++;
-			}
-			if (capacity <= 0)
-				worker.claim_soon = false;	/* full: a finishing run wakes us */
-			else if (woken || worker.claim_soon ||
-					 TimestampDifferenceExceeds(last_claim, now, 1000))
-			{
+				int			want = Min(capacity, CLAIM_BATCH);
 				int			got;
 
-				worker.claim_soon = false;
 				pa_worker_begin_xact();
-				got = claim(Min(capacity, CLAIM_BATCH));
+				got = claim(want);
 				pa_worker_commit_xact();
 				claimed_total += got;
 				last_claim = now;
-				/* a full batch: there may be more */
-				worker.claim_soon = (got == Min(capacity, CLAIM_BATCH));
+				/* a full batch: there may be more, claim as soon as there is room */
+				worker.claim_soon = (got == want);
 			}
 
 			/* waiting parents look at their children now and then */
@@ -600,7 +603,8 @@ worker_loop(void)
 
 		publish(claimed_total, last_claim);
 		now = GetCurrentTimestamp();
-		timeout = worker.claim_soon ? 0 : wait_timeout(now);
+		/* queued runs left over and room for them: no waiting */
+		timeout = (worker.claim_soon && free_capacity() > 0) ? 0 : wait_timeout(now);
 		woken = false;
 		if (WaitEventSetWait(set, timeout, &ev, 1, PG_WAIT_EXTENSION) > 0 &&
 			(ev.events & WL_LATCH_SET))

@@ -71,7 +71,7 @@ typedef struct PaWorker
 	int			n_tasks;
 	int			n_waiting_children; /* not counted against max_concurrent_runs */
 	int64		finished;
-	bool		claim_soon;		/* a nested run was queued: claim without waiting */
+	bool		claim_soon;		/* runs may be queued (a full claim, a nested run): claim when there is room */
 	bool		woken;			/* the latch was set since the last turn */
 } PaWorker;
 
