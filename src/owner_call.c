@@ -32,6 +32,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "storage/proc.h"
 
 #include "procedural_agent.h"
 
@@ -45,16 +46,26 @@ typedef struct OwnerCallCache
 /* The caller's search_path while an implementation runs (see below). */
 static char *caller_search_path = NULL;
 
+/*
+ * The extension's owner, looked up once per transaction (the worker runs
+ * many statements in one; the owner cannot change under a transaction
+ * that has read it without a lock conflict worth caring about).
+ */
 Oid
 pa_extension_owner(void)
 {
-	Oid			ext = get_extension_oid("procedural_agent", false);
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static Oid	cached_owner = InvalidOid;
+	Oid			ext;
 	Relation	rel;
 	SysScanDesc scan;
 	ScanKeyData key;
 	HeapTuple	tup;
 	Oid			owner = InvalidOid;
 
+	if (cached_lxid == MyProc->lxid && cached_lxid != InvalidLocalTransactionId)
+		return cached_owner;
+	ext = get_extension_oid("procedural_agent", false);
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(ext));
@@ -67,6 +78,8 @@ pa_extension_owner(void)
 
 	if (!OidIsValid(owner))
 		elog(ERROR, "could not find the owner of extension procedural_agent");
+	cached_owner = owner;
+	cached_lxid = MyProc->lxid;
 	return owner;
 }
 

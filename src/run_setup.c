@@ -24,6 +24,60 @@ own_schema(RunContext *rc, json_t *schema, const char *what)
 	return s;
 }
 
+/*
+ * A version's definition (provider, model, outputs, tools, key) for one
+ * second: the worker starts many runs of the same version in a burst, and
+ * loading it was the largest single cost of a run. Versions are immutable;
+ * what can change under them (a rotated key, a provider's URL, a tool's
+ * headers) is seen within the second. Memory: TopMemoryContext (the key)
+ * and jansson (the definition).
+ */
+#define DEF_CACHE_SLOTS 32
+#define DEF_CACHE_MS 1000
+
+typedef struct DefCacheSlot
+{
+	int64		agent_id;
+	int32		version;
+	TimestampTz loaded_at;
+	json_t	   *def;
+	char	   *api_key;
+} DefCacheSlot;
+
+static DefCacheSlot def_cache[DEF_CACHE_SLOTS];
+
+static bool
+definition_cached(RunContext *rc)
+{
+	DefCacheSlot *c = &def_cache[(rc->agent_id * 31 + rc->version) % DEF_CACHE_SLOTS];
+
+	if (c->def == NULL || c->agent_id != rc->agent_id || c->version != rc->version ||
+		TimestampDifferenceExceeds(c->loaded_at, GetCurrentTimestamp(), DEF_CACHE_MS))
+		return false;
+	rc->def = json_deep_copy(c->def);
+	rc->kind = json_string_value(json_object_get(json_object_get(rc->def, "provider"), "kind"));
+	rc->api_key = c->api_key ? pstrdup(c->api_key) : NULL;
+	return true;
+}
+
+static void
+definition_remember(RunContext *rc)
+{
+	DefCacheSlot *c = &def_cache[(rc->agent_id * 31 + rc->version) % DEF_CACHE_SLOTS];
+	json_t	   *copy = json_deep_copy(rc->def);
+
+	if (copy == NULL)
+		return;
+	json_decref(c->def);
+	if (c->api_key)
+		pfree(c->api_key);
+	c->agent_id = rc->agent_id;
+	c->version = rc->version;
+	c->loaded_at = GetCurrentTimestamp();
+	c->def = copy;
+	c->api_key = rc->api_key ? MemoryContextStrdup(TopMemoryContext, rc->api_key) : NULL;
+}
+
 /* The definition of the agent version, as json (secrets apart). */
 void
 pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
@@ -62,6 +116,9 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent \"%s\" has no version %d", agent, rc->version)));
 	json_decref(j);
+
+	if (definition_cached(rc))
+		return;
 
 	d = pa_sql_value(pa_extension_owner(),
 					 "SELECT jsonb_build_object("
@@ -131,6 +188,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 			rc->api_key = v ? pstrdup(v) : NULL;
 		}
 	}
+	definition_remember(rc);
 }
 
 /* The step machine's spec: prompts, tools, compiled schemas. */

@@ -65,6 +65,7 @@ struct PaTask
 	PaModelCall *call;			/* the model call in progress */
 	PaHttpTransfer *xfer;		/* on the wire */
 	bool		launch;			/* a request is ready to go once the step commits */
+	bool		dirty;			/* the state moved on: checkpoint at the end of the step */
 	json_t	   *tool_call;		/* the HTTP or agent tool call in progress */
 	PaHttpRequest treq;
 	PaHttpResponse tresp;
@@ -277,9 +278,9 @@ lost_lease(PaTask *t)
 			 errdetail("Its lease expired or it was cancelled; another attempt owns it now.")));
 }
 
-/* The step machine's state and the run's figures, after a completed step. */
+/* The step machine's state and the run's figures, after a step that moved it on. */
 static void
-checkpoint(PaTask *t)
+write_checkpoint(PaTask *t)
 {
 	RunContext *rc = &t->rc;
 	json_t	   *cp = json_pack("{s:O, s:{s:I, s:I, s:I, s:I, s:I}, s:f, s:i}",
@@ -446,7 +447,6 @@ setup(PaTask *t)
 	else
 		t->state = pa_sm_start(&rc->spec, transcript);
 	t->phase = T_READY;
-	advance(t);
 }
 
 static void
@@ -510,7 +510,7 @@ start_http_tool(PaTask *t, json_t *call, json_t *tool)
 	if (timeout_ms <= 0)
 	{
 		pa_run_record_tool(&t->rc, t->state, call, "Not run: the run's deadline has passed.", true, 0);
-		checkpoint(t);
+		t->dirty = true;
 		return;
 	}
 	/* the same key if this call is sent again after a crash */
@@ -542,7 +542,7 @@ start_child(PaTask *t, json_t *call, json_t *tool)
 		pa_run_record_tool(rc, t->state, call,
 						   psprintf("agent tools may nest %d levels deep; this call would be level %d",
 									pa_max_agent_depth, rc->depth + 1), true, 0);
-		checkpoint(t);
+		t->dirty = true;
 		return false;
 	}
 	key = psprintf("tool:%lld:%s", (long long) t->run_id, json_string_value(json_object_get(call, "id")));
@@ -564,7 +564,7 @@ start_child(PaTask *t, json_t *call, json_t *tool)
 	{
 		pa_run_record_tool(rc, t->state, call,
 						   "the agent could not run: it was dropped or has no released version", true, 0);
-		checkpoint(t);
+		t->dirty = true;
 		return false;
 	}
 	t->child_run_id = DatumGetInt64(d);
@@ -600,7 +600,7 @@ check_child(PaTask *t)
 	pa_run_record_tool(&t->rc, t->state, t->tool_call, text, is_error, 0);
 	end_call(t);
 	t->phase = T_READY;
-	checkpoint(t);
+	t->dirty = true;
 	advance(t);
 }
 
@@ -661,7 +661,7 @@ advance(PaTask *t)
 		{
 			/* resumed with other built-ins on offer than when it was called */
 			pa_run_record_tool(rc, t->state, call, "This tool is not available any more.", true, 0);
-			checkpoint(t);
+			t->dirty = true;
 			continue;
 		}
 		if (strcmp(kind, "http") == 0)
@@ -686,7 +686,7 @@ advance(PaTask *t)
 		INSTR_TIME_SET_CURRENT(t1);
 		INSTR_TIME_SUBTRACT(t1, t0);
 		pa_run_record_tool(rc, t->state, call, text, is_error, INSTR_TIME_GET_MILLISEC(t1));
-		checkpoint(t);
+		t->dirty = true;
 	}
 }
 
@@ -711,12 +711,12 @@ http_done(PaTask *t)
 			t->wake_at = until;
 			t->phase = T_SLEEP;
 			/* the retry's ledger row is in: a resumed run numbers after it */
-			checkpoint(t);
+			t->dirty = true;
 			return;
 		}
 		end_call(t);
 		if (outcome == PA_CALL_DONE)
-			checkpoint(t);
+			t->dirty = true;
 	}
 	else if (t->tool_call)
 	{
@@ -725,7 +725,7 @@ http_done(PaTask *t)
 
 		pa_run_record_tool(&t->rc, t->state, t->tool_call, text, is_error, t->tresp.elapsed_ms);
 		end_call(t);
-		checkpoint(t);
+		t->dirty = true;
 	}
 	advance(t);
 }
@@ -744,6 +744,9 @@ pa_task_step(PaTask *t)
 			/* the definition, spec and context last the whole run */
 			MemoryContextSwitchTo(t->mcxt);
 			setup(t);
+			MemoryContextSwitchTo(t->step_cxt);
+			if (t->phase == T_READY)
+				advance(t);
 			break;
 		case T_HTTP_DONE:
 			http_done(t);
@@ -768,5 +771,15 @@ pa_task_step(PaTask *t)
 		default:
 			break;
 	}
+
+	/*
+	 * One checkpoint per step, at its end: everything the step did commits
+	 * together, and nothing leaves the process before the commit, so
+	 * intermediate checkpoints would add nothing. A finished run needs
+	 * none: its outcome is recorded.
+	 */
+	if (t->dirty && t->phase != T_DONE)
+		write_checkpoint(t);
+	t->dirty = false;
 	MemoryContextSwitchTo(old);
 }
