@@ -19,6 +19,8 @@
  */
 #include "pg_prelude.h"
 
+#include <sys/resource.h>
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
@@ -615,6 +617,30 @@ worker_loop(void)
 	}
 }
 
+/*
+ * Every run in flight holds a socket: lift the soft limit on open files to
+ * the hard one (1,024 by default is less than max_concurrent_runs may ask).
+ */
+static void
+raise_open_files_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+	{
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			ereport(LOG,
+					(errmsg("procedural_agent worker could not raise its open files limit: %m")));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		(rlim_t) pa_max_concurrent_runs + 100 > rl.rlim_cur)
+		ereport(LOG,
+				(errmsg("procedural_agent.max_concurrent_runs (%d) is close to the worker's open files limit (%lu)",
+						pa_max_concurrent_runs, (unsigned long) rl.rlim_cur),
+				 errhint("Raise the hard limit (ulimit -Hn, LimitNOFILE=) of the server.")));
+}
+
 void
 pa_worker_main(Datum arg)
 {
@@ -642,6 +668,7 @@ pa_worker_main(Datum arg)
 	 */
 	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
 		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+	raise_open_files_limit();
 	worker.pid = MyProcPid;
 	worker.loop = pa_http_loop_create();
 	failed_cxt = AllocSetContextCreate(TopMemoryContext, "procedural_agent failed runs",

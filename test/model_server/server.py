@@ -62,7 +62,7 @@ class RequestLog:
 class ModelServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 128
+    request_queue_size = 2048     # benchmarks open 1,000 connections at once
     allow_reuse_address = True
 
     def __init__(self, addr, api_key, secret=None, quiet=False):
