@@ -223,6 +223,17 @@ apply_retention(void)
 						NULL, &isnull);
 }
 
+/* The termination inbox into runs (see 07_queue.sql); returns how many runs. */
+static int
+expand_terminations(void)
+{
+	bool		isnull;
+	Datum		d = pa_sql_value(pa_extension_owner(), "SELECT pa._expand_terminations()",
+								 0, NULL, NULL, NULL, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
 /* Claim up to n queued runs; returns how many. */
 static int
 claim(int n)
@@ -560,7 +571,10 @@ worker_loop(void)
 				int			want = Min(capacity, CLAIM_BATCH);
 				int			got;
 
+				/* terminations committed since: their runs first */
 				pa_worker_begin_xact();
+				if (expand_terminations() > 0)
+					CommandCounterIncrement();
 				got = claim(want);
 				pa_worker_commit_xact();
 				claimed_total += got;

@@ -41,11 +41,22 @@ BEGIN
 END $$;
 
 ------------------------------------------------------------------------
--- Termination trigger: one run per enabled agent whose released version
--- listens for this outcome. Cheap on purpose (one INSERT ... SELECT);
--- the optional condition is evaluated by the worker, as the agent's
--- owner, when the run starts (false: the run ends "skipped").
+-- Termination trigger. The terminating transaction pays for one row in an
+-- inbox (no index) and a wake-up at commit, nothing more; the worker then
+-- turns the inbox into runs in batches: one per enabled agent whose
+-- released version listens for the outcome (dedup key
+-- terminated:<conversation>, so once per agent and conversation). A
+-- rollback leaves no inbox row. The optional condition is evaluated when
+-- the run starts, as the agent's owner (false: the run ends "skipped").
 ------------------------------------------------------------------------
+
+CREATE TABLE pa.terminations (
+    conversation_id bigint NOT NULL,
+    outcome         text,
+    requested_by    regrole NOT NULL,
+    terminated_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pa.terminations IS 'Inbox of terminations not yet turned into runs by the worker (emptied as it goes)';
 
 CREATE FUNCTION pa._enqueue_on_termination() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -53,17 +64,9 @@ BEGIN
     IF TG_OP = 'UPDATE' AND OLD.status = 'terminated' THEN
         RETURN NULL;
     END IF;
-    INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, owner, requested_by, dedup_key)
-    SELECT a.id, a.released_version, NEW.id, 'trigger', a.owner, session_user::regrole,
-           'terminated:' || NEW.id
-      FROM pa.agents a
-      JOIN pa.agent_versions v ON v.agent_id = a.id AND v.version = a.released_version
-     WHERE a.enabled AND a.dropped_at IS NULL AND v.trigger_outcomes IS NOT NULL
-       AND ('*' = ANY (v.trigger_outcomes) OR NEW.outcome = ANY (v.trigger_outcomes))
-    ON CONFLICT (agent_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;
-    IF FOUND THEN
-        PERFORM pa._wake();
-    END IF;
+    INSERT INTO pa.terminations (conversation_id, outcome, requested_by)
+    VALUES (NEW.id, NEW.outcome, session_user::regrole);
+    PERFORM pa._wake();
     RETURN NULL;
 END $$;
 
@@ -71,6 +74,23 @@ CREATE TRIGGER conversations_terminated
     AFTER INSERT OR UPDATE OF status ON pa.conversations
     FOR EACH ROW WHEN (NEW.status = 'terminated')
     EXECUTE FUNCTION pa._enqueue_on_termination();
+
+-- What the worker runs: the whole inbox into runs, in one statement.
+CREATE FUNCTION pa._expand_terminations() RETURNS integer
+LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+    WITH t AS (DELETE FROM pa.terminations RETURNING conversation_id, outcome, requested_by),
+    r AS (INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, owner, requested_by, dedup_key)
+          SELECT a.id, a.released_version, t.conversation_id, 'trigger', a.owner, t.requested_by,
+                 'terminated:' || t.conversation_id
+            FROM t
+            JOIN pa.agents a ON a.enabled AND a.dropped_at IS NULL AND a.released_version IS NOT NULL
+            JOIN pa.agent_versions v ON v.agent_id = a.id AND v.version = a.released_version
+           WHERE v.trigger_outcomes IS NOT NULL
+             AND ('*' = ANY (v.trigger_outcomes) OR t.outcome = ANY (v.trigger_outcomes))
+          ON CONFLICT (agent_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+          RETURNING 1)
+    SELECT count(*)::integer FROM r
+$$;
 
 ------------------------------------------------------------------------
 -- pa_enqueue / pa_wait / pa_cancel
@@ -311,7 +331,7 @@ SELECT r.id AS run_id, a.name AS agent, r.agent_version AS version, r.conversati
 COMMENT ON VIEW pa.recent_errors IS 'Failed runs of the last 24 hours, newest first';
 
 REVOKE ALL ON FUNCTION pa._wake(), pa._runnable_agent(regrole, text), pa._run_version(pa.agents, integer),
-    pa._enqueue_on_termination(), pa._pa_enqueue(regrole, text, bigint, jsonb, integer, integer, timestamptz, text, integer),
+    pa._enqueue_on_termination(), pa._expand_terminations(), pa._pa_enqueue(regrole, text, bigint, jsonb, integer, integer, timestamptz, text, integer),
     pa._pa_cancel(regrole, bigint),
     pa._pa_backfill(regrole, text, timestamptz, timestamptz, bigint[], integer, boolean, jsonb, integer)
     FROM PUBLIC;
