@@ -325,7 +325,9 @@ CREATE INDEX runs_lease_idx ON pa.runs (lease_expires_at) WHERE status = 'runnin
 CREATE INDEX runs_conversation_idx ON pa.runs (conversation_id);
 CREATE INDEX runs_agent_idx ON pa.runs (agent_id, created_at);
 CREATE INDEX runs_parent_idx ON pa.runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
-CREATE INDEX runs_finished_idx ON pa.runs (finished_at);
+-- BRIN: retention scans by age, and a btree entry per update of a run cost
+-- the worker more than the index saves it.
+CREATE INDEX runs_finished_idx ON pa.runs USING brin (finished_at);
 
 CREATE TABLE pa.run_steps (
     run_id           bigint NOT NULL REFERENCES pa.runs ON DELETE CASCADE,
