@@ -223,15 +223,35 @@ apply_retention(void)
 						NULL, &isnull);
 }
 
-/* The termination inbox into runs (see 07_queue.sql); returns how many runs. */
-static int
-expand_terminations(void)
+static void
+expand_fn(void *arg)
 {
 	bool		isnull;
 	Datum		d = pa_sql_value(pa_extension_owner(), "SELECT pa._expand_terminations()",
 								 0, NULL, NULL, NULL, &isnull);
 
-	return isnull ? 0 : DatumGetInt32(d);
+	*(int *) arg = isnull ? 0 : DatumGetInt32(d);
+}
+
+/*
+ * The termination inbox into runs (see 07_queue.sql); returns how many
+ * runs. In a subtransaction: should it fail (say, an extension whose SQL
+ * is older than this library), queued runs are still served.
+ */
+static int
+expand_terminations(void)
+{
+	int			n = 0;
+	ErrorData  *edata = pa_try_subtransaction(expand_fn, &n);
+
+	if (edata)
+	{
+		ereport(WARNING,
+				(errmsg("procedural_agent could not turn terminations into runs: %s", edata->message)));
+		FreeErrorData(edata);
+		return 0;
+	}
+	return n;
 }
 
 /* Claim up to n queued runs; returns how many. */
