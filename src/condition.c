@@ -53,25 +53,17 @@ pa_check_condition(PG_FUNCTION_ARGS)
 }
 
 /*
- * When a triggered run starts: does the released version's condition hold
- * for the conversation? Evaluated as the agent's owner (restricted), with
- * the session's search_path like the owner's own queries; no condition
- * holds trivially; a conversation gone since is "false".
+ * When a triggered run starts: does the version's condition hold for the
+ * conversation? Evaluated as the agent's owner, with the session's
+ * search_path like the owner's own queries; a conversation gone since is
+ * "false".
  */
 bool
-pa_condition_holds(Oid owner, int64 agent_id, int32 version, int64 conversation_id)
+pa_condition_holds(Oid owner, const char *condition, int64 conversation_id)
 {
 	bool		isnull;
 	Datum		d;
-	char	   *condition;
 
-	d = pa_sql_value(pa_extension_owner(),
-					 "SELECT trigger_condition FROM pa.agent_versions WHERE agent_id = $1 AND version = $2",
-					 2, (Oid[]) {INT8OID, INT4OID},
-					 (Datum[]) {Int64GetDatum(agent_id), Int32GetDatum(version)}, NULL, &isnull);
-	if (isnull)
-		return true;
-	condition = TextDatumGetCString(d);
 	d = pa_sql_value_user_path(owner, psprintf(CONDITION_QUERY, condition), 1, (Oid[]) {INT8OID},
 							   (Datum[]) {Int64GetDatum(conversation_id)}, NULL, &isnull);
 	return !isnull && DatumGetBool(d);

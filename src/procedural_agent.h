@@ -24,7 +24,7 @@ extern int	pa_delivery_retry_base_s;
 extern void pa_define_settings(void);
 
 /* condition.c */
-extern bool pa_condition_holds(Oid owner, int64 agent_id, int32 version, int64 conversation_id);
+extern bool pa_condition_holds(Oid owner, const char *condition, int64 conversation_id);
 
 /* procedural_agent.c */
 extern bool pa_loaded_at_startup;

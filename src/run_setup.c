@@ -127,7 +127,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 					 " 'max_output_tokens', v.max_output_tokens, 'max_steps', v.max_steps,"
 					 " 'max_repairs', v.max_repairs, 'timeout_ms', extract(epoch FROM v.timeout) * 1000,"
 					 " 'finish_when_recorded', v.finish_when_recorded, 'context_budget', v.context_budget,"
-					 " 'max_cost_usd', v.max_cost_usd,"
+					 " 'max_cost_usd', v.max_cost_usd, 'trigger_condition', v.trigger_condition,"
 					 " 'provider', jsonb_build_object('id', p.id, 'name', p.name, 'kind', p.kind, 'base_url', p.base_url, 'options', p.options),"
 					 " 'model', jsonb_build_object('name', m.name, 'input_price', m.input_price,"
 					 "     'output_price', m.output_price, 'cached_input_price', m.cached_input_price,"

@@ -431,7 +431,9 @@ setup(PaTask *t)
 	rc->conversation_id = req.conversation_id;
 	rc->depth = req.depth;
 	if (strcmp(req.origin, "trigger") == 0 && req.conversation_id >= 0 &&
-		!pa_condition_holds(rc->owner, rc->agent_id, rc->version, req.conversation_id))
+		json_is_string(json_object_get(rc->def, "trigger_condition")) &&
+		!pa_condition_holds(rc->owner, json_string_value(json_object_get(rc->def, "trigger_condition")),
+							req.conversation_id))
 	{
 		finish_early(t, "skipped", "the trigger condition was false when the run started");
 		return;
