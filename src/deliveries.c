@@ -14,7 +14,6 @@
  */
 #include "pg_prelude.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -323,11 +322,7 @@ pa_deliveries_send(PaWorker *w)
 		 * are forgotten (their claim lapses in two minutes and they are
 		 * sent again: the receiver has the idempotency key).
 		 */
-		MemoryContextSwitchTo(TopMemoryContext);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(TopMemoryContext);
+		pa_worker_recover();
 		pp = &sending;
 		while (*pp)
 		{

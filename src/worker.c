@@ -71,6 +71,17 @@ pa_worker_begin_xact(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
+/* After an error outside any one run: report it, leave the transaction. */
+void
+pa_worker_recover(void)
+{
+	MemoryContextSwitchTo(TopMemoryContext);
+	EmitErrorReport();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(TopMemoryContext);
+}
+
 void
 pa_worker_commit_xact(void)
 {
@@ -627,11 +638,7 @@ worker_loop(void)
 			 * failed commit): forget the runs in memory; their leases lapse
 			 * and they resume from their checkpoints.
 			 */
-			MemoryContextSwitchTo(TopMemoryContext);
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			MemoryContextSwitchTo(TopMemoryContext);
+			pa_worker_recover();
 			drop_all_tasks();
 			installed = false;
 		}

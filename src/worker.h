@@ -92,6 +92,7 @@ extern PaTask *pa_task_next(PaTask *t);
 /* worker.c */
 extern void pa_worker_begin_xact(void);
 extern void pa_worker_commit_xact(void);
+extern void pa_worker_recover(void);
 
 /* deliveries.c: the outbox of a succeeded run's outputs */
 struct RunContext;
