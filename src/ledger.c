@@ -206,16 +206,18 @@ pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
 }
 
 void
-pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *u, double cost)
+pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *u, double cost,
+				 int lease_owner)
 {
 	json_t	   *error = json_object_get(state, "error");
 	json_t	   *plan = json_object_get(state, "plan");
-	Oid			types[9] = {INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, JSONBOID, FLOAT8OID, JSONBOID};
-	Datum		values[9];
-	char		nulls[10] = "         ";
+	Oid			types[10] = {INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, JSONBOID, FLOAT8OID, JSONBOID, INT4OID};
+	Datum		values[10];
+	char		nulls[11] = "          ";
 	bool		isnull;
 
 	values[0] = Int64GetDatum(run_id);
+	values[9] = Int32GetDatum(lease_owner);
 	values[1] = CStringGetTextDatum(json_string_value(json_object_get(state, "status")));
 	values[2] = plan ? CStringGetTextDatum(json_string_value(plan)) : (Datum) 0;
 	if (!plan)
@@ -240,6 +242,18 @@ pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *u, 
 				 "  output_tokens = ($7->>'output_tokens')::bigint, cached_tokens = ($7->>'cached_tokens')::bigint, "
 				 "  reasoning_tokens = ($7->>'reasoning_tokens')::bigint, cost_usd = $8, "
 				 "  finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL "
-				 "WHERE id = $1",
-				 9, types, values, nulls, &isnull);
+				 "WHERE id = $1 AND ($10 = 0 OR (lease_owner = $10 AND status = 'running')) RETURNING true",
+				 10, types, values, nulls, &isnull);
+	/* a worker's run reclaimed meanwhile: the other attempt owns it now */
+	if (isnull && lease_owner != 0)
+		pa_lost_lease(run_id);
+}
+
+void
+pa_lost_lease(int64 run_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("run %lld is no longer leased to this worker", (long long) run_id),
+			 errdetail("Its lease expired or it was cancelled; another attempt owns it now.")));
 }

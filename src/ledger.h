@@ -20,7 +20,10 @@ extern void pa_ledger_step(int64 run_id, int step, const char *kind, const char 
 extern void pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
 									int64 conversation_id, json_t *state, json_t *outputs,
 									Oid owner);
+/* lease_owner: a worker's pid (the run must still be leased to it), 0 for pa_invoke */
 extern void pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *usage,
-							 double cost);
+							 double cost, int lease_owner);
+/* ERROR: the run's lease went to another attempt */
+extern void pa_lost_lease(int64 run_id);
 
 #endif							/* PA_LEDGER_H */

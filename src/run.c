@@ -244,7 +244,7 @@ pa_run_finish(RunContext *rc, json_t *state)
 					   psprintf("the outputs could not be written: %s", failure), NULL);
 	}
 	result = run_result(rc, state, rc->run_id);
-	pa_ledger_finish(rc->run_id, state, result, &rc->usage, rc->cost);
+	pa_ledger_finish(rc->run_id, state, result, &rc->usage, rc->cost, rc->lease_owner);
 	/* the outbox row commits with the outputs, or not at all */
 	pa_deliveries_enqueue(rc, result);
 	return result;

@@ -35,6 +35,7 @@ typedef struct RunContext
 	int64		customer_id;	/* -1 = none */
 	long long  *event_ids;		/* the conversation's event ids, ascending */
 	const char *agent_name;
+	int			lease_owner;	/* the worker's pid; 0 in pa_invoke */
 } RunContext;
 
 /* What to run, from pa_invoke or from an agent tool (nested run). */

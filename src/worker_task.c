@@ -269,15 +269,6 @@ pa_task_free(PaTask *t)
 	MemoryContextDelete(t->mcxt);
 }
 
-static void
-lost_lease(PaTask *t)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-			 errmsg("run %lld is no longer leased to this worker", (long long) t->run_id),
-			 errdetail("Its lease expired or it was cancelled; another attempt owns it now.")));
-}
-
 /* The step machine's state and the run's figures, after a step that moved it on. */
 static void
 write_checkpoint(PaTask *t)
@@ -309,7 +300,7 @@ write_checkpoint(PaTask *t)
 							Int32GetDatum(pa_lease_seconds)},
 						NULL, &isnull);
 	if (isnull)
-		lost_lease(t);
+		pa_lost_lease(t->run_id);
 }
 
 static void
@@ -328,28 +319,13 @@ restore(PaTask *t, json_t *cp)
 	rc->ledger_steps = (int) json_integer_value(json_object_get(cp, "ledger_steps"));
 }
 
-/* Still ours? Locks the row, so a finish and a reclaim take turns. */
-static void
-check_lease(PaTask *t)
-{
-	bool		isnull;
-	Datum		d = pa_sql_value(pa_extension_owner(),
-								 "SELECT lease_owner = $2 AND status = 'running' FROM pa.runs WHERE id = $1 FOR UPDATE",
-								 2, (Oid[]) {INT8OID, INT4OID},
-								 (Datum[]) {Int64GetDatum(t->run_id), Int32GetDatum(t->w->pid)},
-								 NULL, &isnull);
-
-	if (isnull || !DatumGetBool(d))
-		lost_lease(t);
-}
-
 /* The run ends: outputs and ledger (run.c), then its deliveries. */
 static void
 finish(PaTask *t)
 {
 	json_t	   *result;
 
-	check_lease(t);
+	/* the final UPDATE checks the lease (rc.lease_owner): a run reclaimed meanwhile fails the step */
 	if (t->cancel)
 	{
 		pa_sm_fail(t->state, "cancelled", "the run was cancelled with pa_cancel()", NULL);
@@ -367,16 +343,17 @@ finish_early(PaTask *t, const char *status, const char *reason)
 {
 	bool		isnull;
 
-	check_lease(t);
 	(void) pa_sql_value(pa_extension_owner(),
 						"UPDATE pa.runs SET status = $2, finished_at = clock_timestamp(), "
 						"  lease_owner = NULL, lease_expires_at = NULL, "
 						"  result = jsonb_build_object('run_id', id, 'status', $2, 'version', agent_version, 'reason', $3::text) "
-						"WHERE id = $1",
-						3, (Oid[]) {INT8OID, TEXTOID, TEXTOID},
+						"WHERE id = $1 AND lease_owner = $4 AND status = 'running' RETURNING true",
+						4, (Oid[]) {INT8OID, TEXTOID, TEXTOID, INT4OID},
 						(Datum[]) {Int64GetDatum(t->run_id), CStringGetTextDatum(status),
-							CStringGetTextDatum(reason)},
+							CStringGetTextDatum(reason), Int32GetDatum(t->w->pid)},
 						NULL, &isnull);
+	if (isnull)
+		pa_lost_lease(t->run_id);
 	t->phase = T_DONE;
 	t->w->finished++;
 }
@@ -428,6 +405,7 @@ setup(PaTask *t)
 	}
 	pa_run_load_definition(rc, &req);
 	rc->run_id = t->run_id;
+	rc->lease_owner = t->w->pid;
 	rc->conversation_id = req.conversation_id;
 	rc->depth = req.depth;
 	if (strcmp(req.origin, "trigger") == 0 && req.conversation_id >= 0 &&
