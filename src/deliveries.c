@@ -53,6 +53,10 @@ pa_deliveries_enqueue(RunContext *rc, json_t *result)
 
 	if (strcmp(json_string_value(json_object_get(result, "status")), "succeeded") != 0)
 		return;
+	/* no target (counted with the definition, which a new target invalidates) */
+	if (json_integer_value(json_object_get(rc->def, "deliveries")) == 0 &&
+		pa_definitions_generation() != 0)
+		return;
 	payload = json_pack("{s:O, s:s, s:O, s:O, s:O, s:O}",
 						"run_id", json_object_get(result, "run_id"),
 						"agent", rc->agent_name,

@@ -30,6 +30,7 @@
 #include "utils/tuplestore.h"
 #include "funcapi.h"
 #include "commands/dbcommands.h"
+#include "commands/trigger.h"
 
 #include "procedural_agent.h"
 #include "worker.h"
@@ -60,6 +61,7 @@ workers_shmem_startup(void)
 	{
 		memset(pa_workers_shared, 0, sizeof(PaWorkerShared));
 		SpinLockInit(&pa_workers_shared->mutex);
+		pg_atomic_init_u64(&pa_workers_shared->def_generation, 1);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -199,6 +201,58 @@ pa_wake_at_commit(PG_FUNCTION_ARGS)
 {
 	pa_wake_worker_at_commit();
 	PG_RETURN_VOID();
+}
+
+/*
+ * Definition generation: a statement trigger on every definition table
+ * (providers, keys, models, tools, agents, versions, deliveries) marks the
+ * transaction; its commit bumps a counter in shared memory. Backends cache
+ * what they load of a version tagged with the generation read before
+ * loading it, so a cached definition is used only while nothing changed.
+ */
+static bool defs_changed_pending = false;
+static bool defs_callback_registered = false;
+
+static void
+defs_xact_callback(XactEvent event, void *arg)
+{
+	if (!defs_changed_pending)
+		return;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+		pg_atomic_fetch_add_u64(&pa_workers_shared->def_generation, 1);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		defs_changed_pending = false;
+}
+
+uint64
+pa_definitions_generation(void)
+{
+	if (pa_workers_shared == NULL)
+		return 0;
+	return pg_atomic_read_u64(&pa_workers_shared->def_generation);
+}
+
+PG_FUNCTION_INFO_V1(pa_definitions_changed);
+
+/* Statement trigger: the definitions change when this transaction commits. */
+Datum
+pa_definitions_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pa_definitions_changed() must be called as a trigger")));
+	if (pa_workers_shared != NULL)
+	{
+		if (!defs_callback_registered)
+		{
+			RegisterXactCallback(defs_xact_callback, NULL);
+			defs_callback_registered = true;
+		}
+		defs_changed_pending = true;
+	}
+	return PointerGetDatum(NULL);
 }
 
 /*

@@ -7,6 +7,7 @@
 #ifndef PA_WORKER_H
 #define PA_WORKER_H
 
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
@@ -47,6 +48,7 @@ typedef struct PaWorkerShared
 {
 	slock_t		mutex;
 	PaWorkerSlot slots[PA_MAX_WORKERS];
+	pg_atomic_uint64 def_generation; /* bumped by every committed definition change */
 } PaWorkerShared;
 
 /* launcher.c */
@@ -55,6 +57,8 @@ extern void pa_launcher_init(void);
 extern PaWorkerSlot *pa_worker_slot_acquire(void);
 extern int	pa_worker_live_pids(Oid dboid, int *pids, int max);
 extern void pa_wake_worker_at_commit(void);
+/* 0 without shared memory (library not preloaded): callers cannot trust caches */
+extern uint64 pa_definitions_generation(void);
 PGDLLEXPORT void pa_launcher_main(Datum arg);
 PGDLLEXPORT void pa_worker_main(Datum arg);
 

@@ -268,7 +268,20 @@ ok "owner without SELECT on the conversation: the run fails" wait_until "SELECT 
 is "... on its first attempt, saying why" \
    "$(q "SELECT attempts || ' ' || error_code || ' ' || (error_message LIKE 'permission denied for table conversations%') FROM pa.runs WHERE id = $id" -d $DB)" "1 worker_error true"
 
-# 13. Retention: finished runs older than procedural_agent.run_retention go, with their steps.
+# 13. Cached definitions follow every change at once (no waiting for a timeout).
+ms_scenario '{"rules":[{"match":{"has_tool":"record_answer"},"responses":[{"tool_calls":[{"name":"record_answer","arguments":{"text":"ok"}}]}],"repeat_last":true}]}'
+is "definitions: a run loads (and caches) 'fast'" "$(jq_ "$(enqueue_wait "'fast'")" "d['status']")" "succeeded"
+q "SELECT pa_set_provider_key('an', 'wrong-key')" -d $DB >/dev/null
+res=$(enqueue_wait "'fast'")
+like "definitions: a rotated key is used by the very next run" "$(jq_ "$res" "d['status'], d['error']['message']")" "failed .*(401|authentication|invalid x-api-key)"
+q "SELECT pa_set_provider_key('an', '$PA_MODEL_KEY')" -d $DB >/dev/null
+is "definitions: and the key put back, by the run after" "$(jq_ "$(enqueue_wait "'fast'")" "d['status']")" "succeeded"
+q "SELECT pa_add_delivery('fast', 'webhook', '$PA_MODEL_URL/hooks/late')" -d $DB >/dev/null
+id=$(q "SELECT pa_enqueue('fast')" -d $DB); q "SELECT pa_wait($id, '10 s')" -d $DB >/dev/null
+is "definitions: a delivery target added is used by the very next run" \
+   "$(q "SELECT count(*) FROM pa.deliveries WHERE run_id = $id AND url LIKE '%/hooks/late'" -d $DB)" "1"
+
+# 14. Retention: finished runs older than procedural_agent.run_retention go, with their steps.
 q "UPDATE pa.runs SET finished_at = now() - interval '2 days', created_at = now() - interval '2 days' WHERE input ? 'j'" -d $DB >/dev/null
 q "ALTER SYSTEM SET procedural_agent.run_retention = '1d'" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
 ok "retention: runs finished 2 days ago are deleted (1d)" wait_until "SELECT count(*) = 0 FROM pa.runs WHERE input ? 'j'" 10
