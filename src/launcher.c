@@ -149,49 +149,68 @@ pa_worker_live_pids(Oid dboid, int *pids, int max)
 }
 
 /*
- * Wake at commit: pa._wake() marks the transaction; if it commits, the
- * database's worker's latch is set, so a run starts within milliseconds
- * of the commit that queued it and no worker polls.
+ * Things to do when the current transaction commits (nothing if it
+ * aborts), one transaction callback for all of them:
+ *
+ * - wake: pa._wake() marks the transaction; at commit the database's
+ *   worker's latch is set, so a run starts within milliseconds of the
+ *   commit that queued it and no worker polls.
+ * - definitions changed: a statement trigger on every definition table
+ *   (providers, keys, models, tools, agents, versions, deliveries) marks
+ *   the transaction; at commit a counter in shared memory is bumped.
+ *   Backends cache what they load of a version tagged with the generation
+ *   read before loading it, so a cached definition is used only while
+ *   nothing changed.
  */
 static bool wake_pending = false;
-static bool wake_callback_registered = false;
+static bool defs_changed_pending = false;
+static bool callback_registered = false;
 
 static void
-wake_xact_callback(XactEvent event, void *arg)
+at_commit_callback(XactEvent event, void *arg)
 {
 	int			i;
 
-	if (!wake_pending)
-		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
-		Latch	   *latch = NULL;
+		if (defs_changed_pending)
+			pg_atomic_fetch_add_u64(&pa_workers_shared->def_generation, 1);
+		if (wake_pending)
+		{
+			Latch	   *latch = NULL;
 
-		SpinLockAcquire(&pa_workers_shared->mutex);
-		for (i = 0; i < PA_MAX_WORKERS; i++)
-			if (pa_workers_shared->slots[i].dboid == MyDatabaseId)
-				latch = pa_workers_shared->slots[i].latch;
-		SpinLockRelease(&pa_workers_shared->mutex);
-		if (latch)
-			SetLatch(latch);
+			SpinLockAcquire(&pa_workers_shared->mutex);
+			for (i = 0; i < PA_MAX_WORKERS; i++)
+				if (pa_workers_shared->slots[i].dboid == MyDatabaseId)
+					latch = pa_workers_shared->slots[i].latch;
+			SpinLockRelease(&pa_workers_shared->mutex);
+			if (latch)
+				SetLatch(latch);
+		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		wake_pending = false;
+		wake_pending = defs_changed_pending = false;
+}
+
+/* Mark one of the flags above (without shared memory there is nothing to do). */
+static void
+at_commit(bool *flag)
+{
+	if (pa_workers_shared == NULL)
+		return;
+	if (!callback_registered)
+	{
+		RegisterXactCallback(at_commit_callback, NULL);
+		callback_registered = true;
+	}
+	*flag = true;
 }
 
 void
 pa_wake_worker_at_commit(void)
 {
-	/* Without the preloaded library there is no worker to wake. */
-	if (pa_workers_shared == NULL)
-		return;
-	if (!wake_callback_registered)
-	{
-		RegisterXactCallback(wake_xact_callback, NULL);
-		wake_callback_registered = true;
-	}
-	wake_pending = true;
+	at_commit(&wake_pending);
 }
 
 PG_FUNCTION_INFO_V1(pa_wake_at_commit);
@@ -201,28 +220,6 @@ pa_wake_at_commit(PG_FUNCTION_ARGS)
 {
 	pa_wake_worker_at_commit();
 	PG_RETURN_VOID();
-}
-
-/*
- * Definition generation: a statement trigger on every definition table
- * (providers, keys, models, tools, agents, versions, deliveries) marks the
- * transaction; its commit bumps a counter in shared memory. Backends cache
- * what they load of a version tagged with the generation read before
- * loading it, so a cached definition is used only while nothing changed.
- */
-static bool defs_changed_pending = false;
-static bool defs_callback_registered = false;
-
-static void
-defs_xact_callback(XactEvent event, void *arg)
-{
-	if (!defs_changed_pending)
-		return;
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-		pg_atomic_fetch_add_u64(&pa_workers_shared->def_generation, 1);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		defs_changed_pending = false;
 }
 
 uint64
@@ -243,15 +240,7 @@ pa_definitions_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pa_definitions_changed() must be called as a trigger")));
-	if (pa_workers_shared != NULL)
-	{
-		if (!defs_callback_registered)
-		{
-			RegisterXactCallback(defs_xact_callback, NULL);
-			defs_callback_registered = true;
-		}
-		defs_changed_pending = true;
-	}
+	at_commit(&defs_changed_pending);
 	return PointerGetDatum(NULL);
 }
 
