@@ -22,6 +22,7 @@ int			pa_stream_idle_timeout_s = 60;
 bool		pa_http_tool_allow_private = false;
 char	   *pa_database_names = NULL;
 int			pa_max_concurrent_runs = 100;
+int			pa_workers_per_database = 1;
 int			pa_lease_seconds = 60;
 int			pa_run_retention_min = 0;
 int			pa_delivery_retry_base_s = 30;
@@ -116,6 +117,17 @@ pa_define_settings(void)
 							"Runs waiting for an agent tool's nested run do not count.",
 							&pa_max_concurrent_runs,
 							100, 1, 10000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procedural_agent.workers_per_database",
+							"Background workers serving each database in procedural_agent.database_names.",
+							"Each worker claims and drives runs on its own (one CPU core at most); "
+							"more workers spread a high run rate over more cores. "
+							"max_concurrent_runs applies to each worker; a provider's max_concurrency "
+							"to all of them together.",
+							&pa_workers_per_database,
+							1, 1, 8,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 

@@ -2,14 +2,17 @@
  * launcher.c — the launcher and the shared state of the workers.
  *
  * The launcher (a static background worker, registered when the library
- * is preloaded) starts one dynamic worker per database listed in
- * procedural_agent.database_names, restarts a worker that stopped (with
- * a pause growing to 8 s, e.g. while a listed database does not exist yet), and
- * on SIGHUP starts or stops workers to match the list.
+ * is preloaded) starts procedural_agent.workers_per_database dynamic
+ * workers for each database listed in procedural_agent.database_names,
+ * restarts a worker that stopped (with a pause growing to 8 s, e.g. while
+ * a listed database does not exist yet), and on SIGHUP starts or stops
+ * workers to match the settings.
  *
  * Shared memory holds one slot per worker: its latch, so a transaction
- * that enqueued runs wakes its database's worker at commit
- * (pa_wake_at_commit), and what pa_workers() shows.
+ * that enqueued runs wakes its database's workers at commit
+ * (pa_wake_at_commit), what pa_workers() shows, and the calls in flight
+ * to capped providers, so that a provider's max_concurrency holds across
+ * the workers of a database.
  */
 #include "pg_prelude.h"
 
@@ -88,8 +91,8 @@ pa_launcher_init(void)
 }
 
 /*
- * A worker takes a slot for its database. At most one worker per
- * database: a second one (two launchers cannot exist, but a slot of a
+ * A worker takes the slot of its (database, index). At most one worker
+ * per pair: a second one (two launchers cannot exist, but a slot of a
  * worker that has not exited yet can) waits for the slot to be freed.
  */
 static void
@@ -105,7 +108,7 @@ slot_release(int code, Datum arg)
 }
 
 PaWorkerSlot *
-pa_worker_slot_acquire(void)
+pa_worker_slot_acquire(int index)
 {
 	PaWorkerSlot *slot = NULL;
 	int			i;
@@ -113,10 +116,11 @@ pa_worker_slot_acquire(void)
 
 	SpinLockAcquire(&pa_workers_shared->mutex);
 	for (i = 0; i < PA_MAX_WORKERS; i++)
-		if (pa_workers_shared->slots[i].dboid == MyDatabaseId)
+		if (pa_workers_shared->slots[i].dboid == MyDatabaseId &&
+			pa_workers_shared->slots[i].index == index)
 		{
 			SpinLockRelease(&pa_workers_shared->mutex);
-			return NULL;		/* another worker serves this database */
+			return NULL;		/* another worker has this place */
 		}
 	for (i = 0; i < PA_MAX_WORKERS && slot == NULL; i++)
 		if (pa_workers_shared->slots[i].dboid == InvalidOid)
@@ -124,6 +128,7 @@ pa_worker_slot_acquire(void)
 			slot = &pa_workers_shared->slots[i];
 			memset(slot, 0, sizeof(*slot));
 			slot->dboid = MyDatabaseId;
+			slot->index = index;
 			slot->pid = MyProcPid;
 			slot->latch = MyLatch;
 			slot->started_at = now;
@@ -149,11 +154,105 @@ pa_worker_live_pids(Oid dboid, int *pids, int max)
 }
 
 /*
+ * Capped providers. Each worker publishes in its slot how many calls it
+ * has in flight per capped provider; taking a call's place sums them over
+ * the database's workers under the slots' lock, so the cap is exact
+ * across workers. A worker past PA_MAX_CAPPED capped providers at once
+ * counts the rest only for itself.
+ */
+static int
+capped_total(Oid dboid, int64 provider_id)
+{
+	int			total = 0;
+	int			i;
+	int			j;
+
+	for (i = 0; i < PA_MAX_WORKERS; i++)
+	{
+		PaWorkerSlot *s = &pa_workers_shared->slots[i];
+
+		if (s->dboid != dboid)
+			continue;
+		for (j = 0; j < s->n_capped; j++)
+			if (s->capped[j].provider_id == provider_id)
+				total += s->capped[j].in_flight;
+	}
+	return total;
+}
+
+bool
+pa_capped_has_room(PaWorkerSlot *mine, int64 provider_id, int cap)
+{
+	int			total;
+
+	SpinLockAcquire(&pa_workers_shared->mutex);
+	total = capped_total(mine->dboid, provider_id);
+	SpinLockRelease(&pa_workers_shared->mutex);
+	return total < cap;
+}
+
+bool
+pa_capped_take(PaWorkerSlot *mine, int64 provider_id, int cap)
+{
+	PaCappedCount *entry = NULL;
+	bool		taken = false;
+	int			j;
+
+	SpinLockAcquire(&pa_workers_shared->mutex);
+	if (capped_total(mine->dboid, provider_id) < cap)
+	{
+		taken = true;
+		for (j = 0; j < mine->n_capped && entry == NULL; j++)
+			if (mine->capped[j].provider_id == provider_id)
+				entry = &mine->capped[j];
+		/* a new entry, or the place of one no longer in use */
+		for (j = 0; j < mine->n_capped && entry == NULL; j++)
+			if (mine->capped[j].in_flight == 0)
+				entry = &mine->capped[j];
+		if (entry == NULL && mine->n_capped < PA_MAX_CAPPED)
+			entry = &mine->capped[mine->n_capped++];
+		if (entry)
+		{
+			if (entry->provider_id != provider_id)
+				entry->in_flight = 0;
+			entry->provider_id = provider_id;
+			entry->in_flight++;
+		}
+	}
+	SpinLockRelease(&pa_workers_shared->mutex);
+	return taken;
+}
+
+/* A call of a capped provider ended: the database's other workers may go on. */
+void
+pa_capped_release(PaWorkerSlot *mine, int64 provider_id)
+{
+	Latch	   *others[PA_MAX_WORKERS];
+	int			n = 0;
+	int			i;
+
+	SpinLockAcquire(&pa_workers_shared->mutex);
+	for (i = 0; i < mine->n_capped; i++)
+		if (mine->capped[i].provider_id == provider_id && mine->capped[i].in_flight > 0)
+		{
+			mine->capped[i].in_flight--;
+			break;
+		}
+	for (i = 0; i < PA_MAX_WORKERS; i++)
+		if (pa_workers_shared->slots[i].dboid == mine->dboid &&
+			&pa_workers_shared->slots[i] != mine && pa_workers_shared->slots[i].latch)
+			others[n++] = pa_workers_shared->slots[i].latch;
+	SpinLockRelease(&pa_workers_shared->mutex);
+	for (i = 0; i < n; i++)
+		SetLatch(others[i]);
+}
+
+/*
  * Things to do when the current transaction commits (nothing if it
  * aborts), one transaction callback for all of them:
  *
- * - wake: pa._wake() marks the transaction; at commit the database's
- *   worker's latch is set, so a run starts within milliseconds of the
+ * - wake: pa._wake() marks the transaction; at commit the latches of the
+ *   database's workers are set, so a run starts within milliseconds of the
  *   commit that queued it and no worker polls.
  * - definitions changed: a statement trigger on every definition table
  *   (providers, keys, models, tools, agents, versions, deliveries) marks
@@ -177,15 +276,17 @@ at_commit_callback(XactEvent event, void *arg)
 			pg_atomic_fetch_add_u64(&pa_workers_shared->def_generation, 1);
 		if (wake_pending)
 		{
-			Latch	   *latch = NULL;
+			Latch	   *latches[PA_MAX_WORKERS];
+			int			n = 0;
 
 			SpinLockAcquire(&pa_workers_shared->mutex);
 			for (i = 0; i < PA_MAX_WORKERS; i++)
-				if (pa_workers_shared->slots[i].dboid == MyDatabaseId)
-					latch = pa_workers_shared->slots[i].latch;
+				if (pa_workers_shared->slots[i].dboid == MyDatabaseId &&
+					pa_workers_shared->slots[i].latch)
+					latches[n++] = pa_workers_shared->slots[i].latch;
 			SpinLockRelease(&pa_workers_shared->mutex);
-			if (latch)
-				SetLatch(latch);
+			for (i = 0; i < n; i++)
+				SetLatch(latches[i]);
 		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
@@ -324,6 +425,7 @@ pa_workers(PG_FUNCTION_ARGS)
 typedef struct LaunchedWorker
 {
 	char		dbname[NAMEDATALEN];
+	int			index;			/* 0 .. workers_per_database - 1 */
 	BackgroundWorkerHandle *handle;
 	TimestampTz next_start;		/* when it may be (re)started */
 	TimestampTz started;
@@ -335,17 +437,18 @@ static LaunchedWorker launched[PA_MAX_WORKERS];
 static int	n_launched = 0;
 
 static LaunchedWorker *
-launched_for(const char *dbname)
+launched_for(const char *dbname, int index)
 {
 	int			i;
 
 	for (i = 0; i < n_launched; i++)
-		if (strcmp(launched[i].dbname, dbname) == 0)
+		if (strcmp(launched[i].dbname, dbname) == 0 && launched[i].index == index)
 			return &launched[i];
 	if (n_launched == PA_MAX_WORKERS)
 		return NULL;
 	memset(&launched[n_launched], 0, sizeof(LaunchedWorker));
 	strlcpy(launched[n_launched].dbname, dbname, NAMEDATALEN);
+	launched[n_launched].index = index;
 	return &launched[n_launched++];
 }
 
@@ -359,9 +462,13 @@ start_worker(LaunchedWorker *lw)
 	bgw.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher restarts it */
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "procedural_agent");
 	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "pa_worker_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "procedural_agent worker for %s", lw->dbname);
+	if (lw->index == 0)
+		snprintf(bgw.bgw_name, BGW_MAXLEN, "procedural_agent worker for %s", lw->dbname);
+	else
+		snprintf(bgw.bgw_name, BGW_MAXLEN, "procedural_agent worker %d for %s", lw->index + 1, lw->dbname);
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "procedural_agent worker");
 	strlcpy(bgw.bgw_extra, lw->dbname, BGW_EXTRALEN);
+	bgw.bgw_main_arg = Int32GetDatum(lw->index);
 	bgw.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&bgw, &lw->handle))
 	{
@@ -373,7 +480,10 @@ start_worker(LaunchedWorker *lw)
 	}
 }
 
-/* Start, restart or stop workers to match procedural_agent.database_names. */
+/*
+ * Start, restart or stop workers to match procedural_agent.database_names
+ * and procedural_agent.workers_per_database.
+ */
 static void
 launcher_reconcile(void)
 {
@@ -382,6 +492,7 @@ launcher_reconcile(void)
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
 	int			i;
+	int			j;
 
 	if (!SplitIdentifierString(raw, ',', &names))
 	{
@@ -394,10 +505,15 @@ launcher_reconcile(void)
 		launched[i].wanted = false;
 	foreach(lc, names)
 	{
-		LaunchedWorker *lw = launched_for((const char *) lfirst(lc));
+		int			index;
 
-		if (lw)
-			lw->wanted = true;
+		for (index = 0; index < pa_workers_per_database; index++)
+		{
+			LaunchedWorker *lw = launched_for((const char *) lfirst(lc), index);
+
+			if (lw)
+				lw->wanted = true;
+		}
 	}
 	list_free(names);
 	pfree(raw);
@@ -428,6 +544,11 @@ launcher_reconcile(void)
 			lw->started = now;
 		}
 	}
+	/* forget the workers neither wanted nor running any more */
+	for (i = 0, j = 0; i < n_launched; i++)
+		if (launched[i].wanted || launched[i].handle != NULL)
+			launched[j++] = launched[i];
+	n_launched = j;
 }
 
 void

@@ -18,6 +18,7 @@ extern int	pa_stream_idle_timeout_s;
 extern bool pa_http_tool_allow_private;
 extern char *pa_database_names;
 extern int	pa_max_concurrent_runs;
+extern int	pa_workers_per_database;
 extern int	pa_lease_seconds;
 extern int	pa_run_retention_min;
 extern int	pa_delivery_retry_base_s;

@@ -686,6 +686,7 @@ void
 pa_worker_main(Datum arg)
 {
 	char		dbname[NAMEDATALEN];
+	int			index = DatumGetInt32(arg);
 
 	strlcpy(dbname, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -694,12 +695,12 @@ pa_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
 	pgstat_report_appname("procedural_agent worker");
 
-	my_slot = pa_worker_slot_acquire();
+	my_slot = pa_worker_slot_acquire(index);
 	if (my_slot == NULL)
 	{
 		ereport(LOG,
-				(errmsg("procedural_agent worker for database \"%s\" not started: another one is running",
-						dbname)));
+				(errmsg("procedural_agent worker %d for database \"%s\" not started: another one is running",
+						index + 1, dbname)));
 		proc_exit(0);
 	}
 	/*
@@ -711,9 +712,10 @@ pa_worker_main(Datum arg)
 		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	raise_open_files_limit();
 	worker.pid = MyProcPid;
+	worker.slot = my_slot;
 	worker.loop = pa_http_loop_create();
 	failed_cxt = AllocSetContextCreate(TopMemoryContext, "procedural_agent failed runs",
 									   ALLOCSET_SMALL_SIZES);
-	ereport(LOG, (errmsg("procedural_agent worker started for database \"%s\"", dbname)));
+	ereport(LOG, (errmsg("procedural_agent worker %d started for database \"%s\"", index + 1, dbname)));
 	worker_loop();
 }

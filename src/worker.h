@@ -1,6 +1,7 @@
 /*
- * worker.h — the background side: a launcher (launcher.c) starts one
- * worker per database named in procedural_agent.database_names; each
+ * worker.h — the background side: a launcher (launcher.c) starts
+ * procedural_agent.workers_per_database workers for each database named in
+ * procedural_agent.database_names; each
  * worker (worker.c) claims queued runs and drives them as tasks
  * (worker_task.c) over one event loop.
  */
@@ -18,6 +19,7 @@
 #define PA_MAX_WORKERS 64
 #define PA_MAX_PROVIDERS 256		/* providers one worker tracks */
 #define PA_MAX_SHOWN_PROVIDERS 16	/* of which pa_workers() shows */
+#define PA_MAX_CAPPED 32			/* capped providers counted across workers */
 
 /* A provider as one worker sees it: its cap, its cooldown. */
 typedef struct PaProviderState
@@ -29,10 +31,18 @@ typedef struct PaProviderState
 	TimestampTz cooldown_until; /* after a 429: no new call before */
 } PaProviderState;
 
+/* A capped provider's calls in flight from one worker. */
+typedef struct PaCappedCount
+{
+	int64		provider_id;
+	int			in_flight;
+} PaCappedCount;
+
 /* One worker in shared memory (pa_workers(), wake at commit). */
 typedef struct PaWorkerSlot
 {
 	Oid			dboid;			/* InvalidOid = free */
+	int			index;			/* 0 .. workers_per_database - 1 */
 	int			pid;
 	Latch	   *latch;
 	TimestampTz started_at;
@@ -42,6 +52,9 @@ typedef struct PaWorkerSlot
 	TimestampTz last_claim_at;
 	int			n_providers;
 	PaProviderState providers[PA_MAX_SHOWN_PROVIDERS];
+	/* calls of capped providers (max_concurrency): the cap spans the workers */
+	int			n_capped;
+	PaCappedCount capped[PA_MAX_CAPPED];
 } PaWorkerSlot;
 
 typedef struct PaWorkerShared
@@ -54,7 +67,10 @@ typedef struct PaWorkerShared
 /* launcher.c */
 extern PaWorkerShared *pa_workers_shared;
 extern void pa_launcher_init(void);
-extern PaWorkerSlot *pa_worker_slot_acquire(void);
+extern PaWorkerSlot *pa_worker_slot_acquire(int index);
+extern bool pa_capped_take(PaWorkerSlot *mine, int64 provider_id, int cap);
+extern void pa_capped_release(PaWorkerSlot *mine, int64 provider_id);
+extern bool pa_capped_has_room(PaWorkerSlot *mine, int64 provider_id, int cap);
 extern int	pa_worker_live_pids(Oid dboid, int *pids, int max);
 extern void pa_wake_worker_at_commit(void);
 /* 0 without shared memory (library not preloaded): callers cannot trust caches */
@@ -68,6 +84,7 @@ typedef struct PaTask PaTask;
 typedef struct PaWorker
 {
 	PaHttpLoop *loop;
+	PaWorkerSlot *slot;			/* in shared memory */
 	int			pid;			/* lease owner */
 	PaProviderState providers[PA_MAX_PROVIDERS];
 	int			n_providers;

@@ -62,6 +62,7 @@ struct PaTask
 	bool		check_child;	/* CHILD: look whether the nested run ended */
 	PaProviderState *provider;
 	bool		holds_provider; /* counted in provider->in_flight */
+	bool		holds_capped;	/* counted in the slot's capped calls too */
 	PaModelCall *call;			/* the model call in progress */
 	PaHttpTransfer *xfer;		/* on the wire */
 	bool		launch;			/* a request is ready to go once the step commits */
@@ -171,6 +172,11 @@ release_provider(PaTask *t)
 		t->provider->in_flight--;
 		t->holds_provider = false;
 	}
+	if (t->holds_capped)
+	{
+		pa_capped_release(t->w->slot, t->provider->id);
+		t->holds_capped = false;
+	}
 }
 
 /* Memory for a call that outlives the step preparing it. */
@@ -206,7 +212,9 @@ provider_available(PaTask *t, TimestampTz now)
 		return true;
 	if (now < p->cooldown_until)
 		return false;
-	return p->cap <= 0 || p->in_flight < p->cap;
+	/* the cap counts the calls of all the database's workers */
+	return p->cap <= 0 ||
+		(p->in_flight < p->cap && pa_capped_has_room(t->w->slot, p->id, p->cap));
 }
 
 bool
@@ -442,8 +450,20 @@ on_http_done(void *arg)
 static bool
 start_model_attempt(PaTask *t)
 {
+	/* another worker took the capped provider's last place: wait, call kept */
+	if (t->provider && t->provider->cap > 0)
+	{
+		if (!pa_capped_take(t->w->slot, t->provider->id, t->provider->cap))
+		{
+			t->phase = T_SLEEP;
+			t->wake_at = 0;
+			return true;
+		}
+		t->holds_capped = true;
+	}
 	if (!pa_model_call_arm(t->call, t->state))
 	{
+		release_provider(t);
 		end_call(t);
 		return false;
 	}

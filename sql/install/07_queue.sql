@@ -76,9 +76,12 @@ CREATE TRIGGER conversations_terminated
     EXECUTE FUNCTION pa._enqueue_on_termination();
 
 -- What the worker runs: the whole inbox into runs, in one statement.
+-- Rows another worker of the database is expanding are left to it.
 CREATE FUNCTION pa._expand_terminations() RETURNS integer
 LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
-    WITH t AS (DELETE FROM pa.terminations RETURNING conversation_id, outcome, requested_by),
+    WITH t AS (DELETE FROM pa.terminations
+                WHERE ctid = ANY (ARRAY(SELECT ctid FROM pa.terminations FOR UPDATE SKIP LOCKED))
+                RETURNING conversation_id, outcome, requested_by),
     r AS (INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, owner, requested_by, dedup_key)
           SELECT a.id, a.released_version, t.conversation_id, 'trigger', a.owner, t.requested_by,
                  'terminated:' || t.conversation_id
