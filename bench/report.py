@@ -12,7 +12,7 @@ import sys
 
 KEYS = {
     "P1": ("runs_per_s", "runs/s", "vs_http", "of wrk's rate", "vs_commits", "of pgbench's commits"),
-    "P2": ("runs_per_s", "runs/s", "of_ideal", "of ideal", "rss_kb_per_run_in_flight", "kB RSS per run"),
+    "P2": ("steady_runs_per_s", "runs/s steady", "of_ideal", "of ideal", "rss_kb_per_run_in_flight", "kB RSS per run"),
     "P3": ("added_ms", "ms added", "invoke_ms", "ms pa_invoke", "curl_round_trip_ms", "ms curl"),
     "P4": ("p50_ms", "ms p50", "p99_ms", "ms p99", "samples", "samples"),
     "P5": ("slowdown", "x slower", "with_trigger_tps", "tps with", "without_trigger_tps", "tps without"),

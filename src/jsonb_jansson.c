@@ -46,8 +46,8 @@ numeric_to_json(Numeric num)
 }
 
 /* jansson holds UTF-8 only: convert from a non-UTF8 server encoding. */
-static json_t *
-utf8_string(const char *s, int len)
+json_t *
+pa_text_to_json(const char *s, int len)
 {
 	char	   *utf8 = pg_server_to_any(s, len, PG_UTF8);
 	json_t	   *j = json_stringn(utf8, utf8 == s ? (size_t) len : strlen(utf8));
@@ -69,7 +69,7 @@ scalar_to_json(JsonbValue *v)
 		case jbvBool:
 			return v->val.boolean ? json_true() : json_false();
 		case jbvString:
-			return utf8_string(v->val.string.val, v->val.string.len);
+			return pa_text_to_json(v->val.string.val, v->val.string.len);
 		case jbvNumeric:
 			return numeric_to_json(v->val.numeric);
 		default:

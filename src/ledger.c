@@ -205,19 +205,59 @@ pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
 	}
 }
 
+/*
+ * The recorded objects of a run as rows for pa.outputs:
+ * [{"name", "ordinal", "value", "evidence"}], for pa_ledger_finish.
+ */
+json_t *
+pa_ledger_output_rows(json_t *state)
+{
+	json_t	   *rows = json_array();
+	const char *name;
+	json_t	   *list;
+
+	json_object_foreach(json_object_get(state, "recorded"), name, list)
+	{
+		json_t	   *cited = json_object_get(json_object_get(state, "evidence"), name);
+		size_t		i;
+		json_t	   *obj;
+
+		json_array_foreach(list, i, obj)
+			json_array_append_new(rows, json_pack("{s:s, s:I, s:O, s:O?}", "name", name,
+												  "ordinal", (json_int_t) i + 1, "value", obj,
+												  "evidence", json_array_get(cited, i)));
+	}
+	return rows;
+}
+
+/*
+ * The run's row gets its outcome; with output_rows (pa_ledger_output_rows),
+ * its outputs are inserted by the same statement. One statement, not one
+ * per row: this is the end of every run.
+ */
 void
-pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *u, double cost,
-				 int lease_owner)
+pa_ledger_finish(const PaLedgerRun *run, json_t *state, json_t *result, const PaUsage *u,
+				 double cost, json_t *output_rows)
 {
 	json_t	   *error = json_object_get(state, "error");
 	json_t	   *plan = json_object_get(state, "plan");
-	Oid			types[10] = {INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, JSONBOID, FLOAT8OID, JSONBOID, INT4OID};
-	Datum		values[10];
-	char		nulls[11] = "          ";
+	Oid			types[14] = {INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, JSONBOID, FLOAT8OID,
+	JSONBOID, INT4OID, INT8OID, INT4OID, INT8OID, JSONBOID};
+	Datum		values[14];
+	char		nulls[15] = "              ";
 	bool		isnull;
+	int64		run_id = run->run_id;
 
 	values[0] = Int64GetDatum(run_id);
-	values[9] = Int32GetDatum(lease_owner);
+	values[9] = Int32GetDatum(run->lease_owner);
+	values[10] = Int64GetDatum(run->agent_id);
+	values[11] = Int32GetDatum(run->version);
+	values[12] = Int64GetDatum(run->conversation_id);
+	if (run->conversation_id < 0)
+		nulls[12] = 'n';
+	values[13] = output_rows ? jsonb_datum(output_rows) : (Datum) 0;
+	if (!output_rows)
+		nulls[13] = 'n';
 	values[1] = CStringGetTextDatum(json_string_value(json_object_get(state, "status")));
 	values[2] = plan ? CStringGetTextDatum(json_string_value(plan)) : (Datum) 0;
 	if (!plan)
@@ -234,6 +274,12 @@ pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *u, 
 	if (!json_object_get(state, "last_invalid"))
 		nulls[8] = 'n';
 	pa_sql_value(pa_extension_owner(),
+				 "WITH o AS (INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, "
+				 "             name, ordinal, value, evidence) "
+				 "           SELECT $1, $11, $12, $13, x.name, x.ordinal, x.value, "
+				 "                  CASE WHEN jsonb_typeof(x.evidence) = 'array' "
+				 "                       THEN ARRAY(SELECT jsonb_array_elements_text(x.evidence)::bigint) END "
+				 "             FROM jsonb_to_recordset($14) AS x(name text, ordinal integer, value jsonb, evidence jsonb)) "
 				 "UPDATE pa.runs SET status = $2, plan = $3, result = $4, "
 				 "  error_code = $5->>'code', error_message = $5->>'message', "
 				 "  error_detail = CASE WHEN $5 IS NULL AND $9 IS NULL THEN NULL "
@@ -243,9 +289,9 @@ pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *u, 
 				 "  reasoning_tokens = ($7->>'reasoning_tokens')::bigint, cost_usd = $8, "
 				 "  finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL "
 				 "WHERE id = $1 AND ($10 = 0 OR (lease_owner = $10 AND status = 'running')) RETURNING true",
-				 10, types, values, nulls, &isnull);
-	/* a worker's run reclaimed meanwhile: the other attempt owns it now */
-	if (isnull && lease_owner != 0)
+				 14, types, values, nulls, &isnull);
+	/* a worker's run reclaimed meanwhile: the other attempt owns it now (the outputs roll back) */
+	if (isnull && run->lease_owner != 0)
 		pa_lost_lease(run_id);
 }
 

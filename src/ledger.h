@@ -20,9 +20,21 @@ extern void pa_ledger_step(int64 run_id, int step, const char *kind, const char 
 extern void pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
 									int64 conversation_id, json_t *state, json_t *outputs,
 									Oid owner);
-/* lease_owner: a worker's pid (the run must still be leased to it), 0 for pa_invoke */
-extern void pa_ledger_finish(int64 run_id, json_t *state, json_t *result, const PaUsage *usage,
-							 double cost, int lease_owner);
+/* The run a finish is about. */
+typedef struct PaLedgerRun
+{
+	int64		run_id;
+	int64		agent_id;
+	int32		version;
+	int64		conversation_id;	/* -1: none */
+	int			lease_owner;	/* a worker's pid (the run must still be leased to it), 0 for pa_invoke */
+} PaLedgerRun;
+
+/* state: the step machine's final state ("recorded", "evidence") -> rows for pa_ledger_finish */
+extern json_t *pa_ledger_output_rows(json_t *state);
+/* output_rows: NULL when the outputs were written already (pa_ledger_write_outputs) */
+extern void pa_ledger_finish(const PaLedgerRun *run, json_t *state, json_t *result,
+							 const PaUsage *usage, double cost, json_t *output_rows);
 /* ERROR: the run's lease went to another attempt */
 extern void pa_lost_lease(int64 run_id);
 

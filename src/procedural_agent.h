@@ -6,6 +6,9 @@
 #ifndef PROCEDURAL_AGENT_H
 #define PROCEDURAL_AGENT_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+
 /* guc.c */
 extern int	pa_max_validation_errors;
 extern int	pa_schema_cache_entries;
@@ -49,6 +52,15 @@ extern void pa_restore_role(const PaRoleSwitch *save);
  */
 extern Datum pa_sql_value(Oid role, const char *sql, int nargs, Oid *argtypes,
 						  Datum *values, const char *nulls, bool *isnull);
+/*
+ * Every row of a query through SPI as a role: row_fn is called per row,
+ * in the caller's memory context (the tuple is SPI's: copy what you keep).
+ */
+typedef void (*PaSqlRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
+extern void pa_sql_rows(Oid role, const char *sql, int nargs, Oid *argtypes,
+						Datum *values, const char *nulls, PaSqlRowFn row_fn, void *arg);
+/* The search_path of the extension's own statements (the worker's own path too). */
+#define PA_PINNED_PATH "pg_catalog, pg_temp"
 /*
  * The same with the session's search_path: only for calling a tool's
  * function as the agent's owner (its body may rely on the path, and the

@@ -176,6 +176,27 @@ write_outputs(void *arg)
 	pa_builtin_commit(w->rc, w->state);
 }
 
+/*
+ * Whether the outputs go to pa.outputs only (no result table among them,
+ * no memory writes): then nothing the owner's tables may refuse is
+ * written, and they need no subtransaction of their own.
+ */
+static bool
+outputs_only_to_ledger(RunContext *rc, json_t *state)
+{
+	json_t	   *specs = json_object_get(rc->def, "outputs");
+	const char *name;
+	json_t	   *list;
+
+	if (json_object_size(json_object_get(state, "memory_writes")) > 0)
+		return false;
+	json_object_foreach(json_object_get(state, "recorded"), name, list)
+		if (json_is_integer(json_object_get(json_object_get(specs, name), "table")) &&
+			json_array_size(list) > 0)
+		return false;
+	return true;
+}
+
 /* A tool call's answer: to the ledger, then to the step machine. */
 void
 pa_run_record_tool(RunContext *rc, json_t *state, json_t *call, const char *text,
@@ -233,7 +254,14 @@ pa_run_finish(RunContext *rc, json_t *state)
 {
 	json_t	   *result;
 
-	if (strcmp(json_string_value(json_object_get(state, "status")), "succeeded") == 0)
+	PaLedgerRun run = {rc->run_id, rc->agent_id, rc->version, rc->conversation_id, rc->lease_owner};
+	json_t	   *rows = NULL;
+
+	if (strcmp(json_string_value(json_object_get(state, "status")), "succeeded") != 0)
+		;
+	else if (outputs_only_to_ledger(rc, state))
+		rows = pa_ledger_output_rows(state);	/* inserted with the run's row */
+	else
 	{
 		OutputsWrite w = {rc, state, rc->conversation_id};
 		char	   *failure = pa_in_subtransaction(write_outputs, &w);
@@ -244,7 +272,8 @@ pa_run_finish(RunContext *rc, json_t *state)
 					   psprintf("the outputs could not be written: %s", failure), NULL);
 	}
 	result = run_result(rc, state, rc->run_id);
-	pa_ledger_finish(rc->run_id, state, result, &rc->usage, rc->cost, rc->lease_owner);
+	pa_ledger_finish(&run, state, result, &rc->usage, rc->cost, rows);
+	json_decref(rows);
 	/* the outbox row commits with the outputs, or not at all */
 	pa_deliveries_enqueue(rc, result);
 	return result;

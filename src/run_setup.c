@@ -6,6 +6,8 @@
 #include "pg_prelude.h"
 
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/json.h"
 #include "utils/timestamp.h"
 
 #include "jsonb_jansson.h"
@@ -362,35 +364,108 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 	}
 }
 
+/* pa_run_load_context's rows: the head (first column) once, then an event per row. */
+static void
+context_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	json_t	  **context = (json_t **) arg;
+	static const char *const names[] = {NULL, "id", "seq", "occurred_at", "kind", "role",
+	"content", "name", "tool_call_id", "payload"};
+	json_t	   *event;
+	bool		isnull;
+	Datum		d;
+	int			col;
+
+	if (*context == NULL)
+	{
+		d = SPI_getbinval(tuple, desc, 1, &isnull);
+		*context = pa_jsonb_to_json(DatumGetJsonbP(d));
+		json_object_set_new(*context, "events", json_array());
+	}
+	(void) SPI_getbinval(tuple, desc, 2, &isnull);
+	if (isnull)
+		return;					/* no events: the one row of the outer join */
+	event = json_object();
+	for (col = 2; col <= 10; col++)
+	{
+		json_t	   *v;
+
+		d = SPI_getbinval(tuple, desc, col, &isnull);
+		if (isnull)
+			v = json_null();
+		else
+			switch (TupleDescAttr(desc, col - 1)->atttypid)
+			{
+				case INT8OID:
+					v = json_integer((json_int_t) DatumGetInt64(d));
+					break;
+				case INT4OID:
+					v = json_integer((json_int_t) DatumGetInt32(d));
+					break;
+				case TIMESTAMPTZOID:
+					/* as to_jsonb() writes it */
+					v = json_string(JsonEncodeDateTime(NULL, d, TIMESTAMPTZOID, NULL));
+					break;
+				case JSONBOID:
+					v = pa_jsonb_to_json(DatumGetJsonbP(d));
+					break;
+				default:
+					{
+						text	   *t = DatumGetTextPP(d);
+
+						v = pa_text_to_json(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					}
+			}
+		json_object_set_new(event, names[col - 1], v);
+	}
+	json_array_append_new(json_object_get(*context, "events"), event);
+}
+
+/*
+ * The conversation, its customer and memory, and its events in order, as
+ * the reader may see them. One statement: the head is built once (OFFSET 0
+ * keeps it from being computed per event), events come as plain columns
+ * turned into JSON here, with no JSONB built and parsed again per event.
+ */
 json_t *
 pa_run_load_context(Oid reader, int64 conversation_id, Jsonb *input)
 {
-	bool		isnull;
-	Datum		d;
-	json_t	   *j;
+	json_t	   *volatile context = NULL;
 
 	/* A standalone run reads no conversation (nor needs the right to). */
 	if (conversation_id < 0)
 		return json_pack("{s:n, s:n, s:{}, s:[], s:o}", "conversation", "customer", "memory",
 						 "events", "input", pa_jsonb_to_json(input));
-	d = pa_sql_value(reader,
-					 "SELECT jsonb_build_object("
-					 " 'conversation', (SELECT to_jsonb(c) - 'last_event_seq' - 'created_at' - 'updated_at'"
-					 "                  FROM pa.conversations c WHERE c.id = $1),"
-					 " 'customer', (SELECT jsonb_build_object('external_id', cu.external_id, 'name', cu.name, 'context', cu.context)"
-					 "              FROM pa.customers cu JOIN pa.conversations c ON c.customer_id = cu.id WHERE c.id = $1),"
-					 " 'memory', coalesce((SELECT jsonb_object_agg(m.key, m.value) FROM pa.customer_memory m"
-					 "              JOIN pa.conversations c ON c.customer_id = m.customer_id WHERE c.id = $1), '{}'),"
-					 " 'events', coalesce((SELECT jsonb_agg(to_jsonb(e) - 'conversation_id' ORDER BY e.seq)"
-					 "              FROM pa.events e WHERE e.conversation_id = $1), '[]'),"
-					 " 'input', $2)",
-					 2, (Oid[]) {INT8OID, JSONBOID},
-					 (Datum[]) {Int64GetDatum(conversation_id), JsonbPGetDatum(input)},
-					 NULL, &isnull);
-	j = pa_jsonb_to_json(DatumGetJsonbP(d));
-	if (conversation_id >= 0 && json_is_null(json_object_get(j, "conversation")))
+	PG_TRY();
+	{
+		pa_sql_rows(reader,
+					"SELECT h.head, e.id, e.seq, e.occurred_at, e.kind, e.role, e.content, e.name, "
+					"       e.tool_call_id, e.payload "
+					"FROM (SELECT c.id, jsonb_build_object("
+					"        'conversation', to_jsonb(c) - 'last_event_seq' - 'created_at' - 'updated_at',"
+					"        'customer', CASE WHEN cu.id IS NOT NULL THEN"
+					"           jsonb_build_object('external_id', cu.external_id, 'name', cu.name, 'context', cu.context) END,"
+					"        'memory', CASE WHEN c.customer_id IS NULL THEN '{}'::jsonb ELSE"
+					"           coalesce((SELECT jsonb_object_agg(m.key, m.value) FROM pa.customer_memory m"
+					"                     WHERE m.customer_id = c.customer_id), '{}') END,"
+					"        'input', $2) AS head"
+					"      FROM pa.conversations c LEFT JOIN pa.customers cu ON cu.id = c.customer_id"
+					"      WHERE c.id = $1 OFFSET 0) h "
+					"LEFT JOIN pa.events e ON e.conversation_id = h.id "
+					"ORDER BY e.seq",
+					2, (Oid[]) {INT8OID, JSONBOID},
+					(Datum[]) {Int64GetDatum(conversation_id), JsonbPGetDatum(input)},
+					NULL, context_row, (void *) &context);
+	}
+	PG_CATCH();
+	{
+		json_decref(context);	/* jansson's memory is not the transaction's */
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (context == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("conversation %lld does not exist", (long long) conversation_id)));
-	return j;
+	return context;
 }

@@ -3,6 +3,7 @@
  */
 #include "pg_prelude.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "common/hashfn.h"
 #include "utils/datum.h"
@@ -72,22 +73,31 @@ cached_plan(const char *sql, int nargs, Oid *argtypes)
 	return NULL;
 }
 
-static Datum
-sql_value(Oid role, bool pin_path, const char *sql, int nargs, Oid *argtypes,
-		  Datum *values, const char *nulls, bool *isnull)
+/* What to do with the rows of a statement (inside SPI). */
+typedef struct RowSink
+{
+	MemoryContext caller;
+	bool	   *isnull;
+	Datum		first;			/* sql_value: the first column of the first row */
+	PaSqlRowFn	row_fn;			/* pa_sql_rows: called per row */
+	void	   *arg;
+} RowSink;
+
+static void
+sql_run(Oid role, bool pin_path, const char *sql, int nargs, Oid *argtypes,
+		Datum *values, const char *nulls, long max_rows, RowSink *sink)
 {
 	SPIPlanPtr	plan = NULL;
-	MemoryContext caller = CurrentMemoryContext;
 	PaRoleSwitch save;
-	Datum		result = (Datum) 0;
 	int			rc;
 	int			nest = 0;
+	uint64		i;
 
-	*isnull = true;
-	if (pin_path)
+	/* nothing to set when the session's path is that already */
+	if (pin_path && strcmp(namespace_search_path, PA_PINNED_PATH) != 0)
 	{
 		nest = NewGUCNestLevel();
-		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+		(void) set_config_option("search_path", PA_PINNED_PATH, PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	}
 	pa_become_role(role, false, &save);
@@ -96,29 +106,59 @@ sql_value(Oid role, bool pin_path, const char *sql, int nargs, Oid *argtypes,
 	if (pin_path)
 		plan = cached_plan(sql, nargs, argtypes);
 	if (plan)
-		rc = SPI_execute_plan(plan, values, nulls, false, 1);
+		rc = SPI_execute_plan(plan, values, nulls, false, max_rows);
 	else
-		rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 1);
+		rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, max_rows);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
-	if (SPI_processed > 0 && SPI_tuptable != NULL && SPI_tuptable->tupdesc->natts > 0)
+	if (SPI_tuptable != NULL && SPI_tuptable->tupdesc->natts > 0)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
-
-		if (!*isnull)
+		if (sink->row_fn)
 		{
-			Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
-			MemoryContext old = MemoryContextSwitchTo(caller);
+			MemoryContext old = MemoryContextSwitchTo(sink->caller);
 
-			result = datumCopy(d, att->attbyval, att->attlen);
+			for (i = 0; i < SPI_processed; i++)
+				sink->row_fn(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, sink->arg);
 			MemoryContextSwitchTo(old);
+		}
+		else if (SPI_processed > 0)
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, sink->isnull);
+
+			if (!*sink->isnull)
+			{
+				Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
+				MemoryContext old = MemoryContextSwitchTo(sink->caller);
+
+				sink->first = datumCopy(d, att->attbyval, att->attlen);
+				MemoryContextSwitchTo(old);
+			}
 		}
 	}
 	SPI_finish();
 	pa_restore_role(&save);
-	if (pin_path)
+	if (nest)
 		AtEOXact_GUC(true, nest);
-	return result;
+}
+
+static Datum
+sql_value(Oid role, bool pin_path, const char *sql, int nargs, Oid *argtypes,
+		  Datum *values, const char *nulls, bool *isnull)
+{
+	RowSink		sink = {CurrentMemoryContext, isnull};
+
+	*isnull = true;
+	sql_run(role, pin_path, sql, nargs, argtypes, values, nulls, 1, &sink);
+	return sink.first;
+}
+
+void
+pa_sql_rows(Oid role, const char *sql, int nargs, Oid *argtypes,
+			Datum *values, const char *nulls, PaSqlRowFn row_fn, void *arg)
+{
+	RowSink		sink = {CurrentMemoryContext, NULL, (Datum) 0, row_fn, arg};
+
+	sql_run(role, true, sql, nargs, argtypes, values, nulls, 0, &sink);
 }
 
 Datum

@@ -266,7 +266,7 @@ psql -X -q -d $DB -c "SET ROLE pa_wk_blind" -c "SELECT pa_create_agent('blind', 
 id=$(q "SELECT pa_enqueue('blind', conversation => 1)" -d $DB)
 ok "owner without SELECT on the conversation: the run fails" wait_until "SELECT status = 'failed' FROM pa.runs WHERE id = $id" 10
 is "... on its first attempt, saying why" \
-   "$(q "SELECT attempts || ' ' || error_code || ' ' || (error_message LIKE 'permission denied for table conversations%') FROM pa.runs WHERE id = $id" -d $DB)" "1 worker_error true"
+   "$(q "SELECT attempts || ' ' || error_code || ' ' || (error_message ~ '^permission denied for table (conversations|events|customers|customer_memory)') FROM pa.runs WHERE id = $id" -d $DB)" "1 worker_error true"
 
 # 13. Cached definitions follow every change at once (no waiting for a timeout).
 ms_scenario '{"rules":[{"match":{"has_tool":"record_answer"},"responses":[{"tool_calls":[{"name":"record_answer","arguments":{"text":"ok"}}]}],"repeat_last":true}]}'
@@ -289,6 +289,37 @@ is "retention: newer runs stay" "$(q "SELECT count(*) FROM pa.runs WHERE input ?
 is "retention: the deleted runs' steps and outputs went with them" \
    "$(q "SELECT count(*) FROM pa.run_steps s WHERE NOT EXISTS (SELECT 1 FROM pa.runs r WHERE r.id = s.run_id)" -d $DB)" "0"
 q "ALTER SYSTEM RESET procedural_agent.run_retention" >/dev/null
+
+# 15. Two workers for the database: they share the queue (every run once)
+#     and a provider's max_concurrency (counted across both).
+q "ALTER SYSTEM SET procedural_agent.workers_per_database = 2" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
+ok "workers_per_database 2: two workers serve the database" \
+   wait_until "SELECT count(*) = 2 FROM pa_workers() WHERE database = current_database()" 15
+ms_scenario '{"default":{"delay_ms":300,"tool_calls":[{"name":"record_answer","arguments":{"text":"ok"}}]}}'
+q "SELECT count(pa_enqueue('fast', input => jsonb_build_object('two', i))) FROM generate_series(1, 300) i" -d $DB >/dev/null
+ok "two workers: 300 runs succeed" wait_until "SELECT count(*) = 300 FROM pa.runs WHERE input ? 'two' AND status = 'succeeded'" 30
+is "two workers: each run ran once and recorded one output" \
+   "$(q "SELECT count(*) || ' ' || sum(attempts) || ' ' || (SELECT count(*) FROM pa.outputs o JOIN pa.runs r ON r.id = o.run_id WHERE r.input ? 'two')
+         FROM pa.runs WHERE input ? 'two'" -d $DB)" "300 300 300"
+is "two workers: both took runs" \
+   "$(q "SELECT count(*) FROM pa_workers() WHERE database = current_database() AND claimed > 0" -d $DB)" "2"
+ms_scenario '{"default":{"delay_ms":1000,"tool_calls":[{"name":"record_answer","arguments":{}}]}}'
+t0=$(now_ms)
+q "SELECT count(pa_enqueue('capped_agent', input => jsonb_build_object('c2', i))) FROM generate_series(1, 6) i" -d $DB >/dev/null
+peak=0
+for i in $(seq 1 25); do
+    n=$(q "SELECT coalesce(sum((cooldowns->'capped'->>'in_flight')::int), 0) FROM pa_workers() WHERE database = current_database()" -d $DB)
+    [ -n "$n" ] && [ "$n" -gt "$peak" ] && peak=$n
+    sleep 0.1
+done
+ok "two workers, provider cap: the 6 runs complete" wait_until "SELECT count(*) = 6 FROM pa.runs WHERE status = 'succeeded' AND input ? 'c2'" 15
+ms=$(( $(now_ms) - t0 ))
+echo "# two workers, 6 runs x 1 s with max_concurrency 2: $ms ms, peak $peak in flight over both"
+ok "two workers, provider cap: never more than 2 calls in flight over both (peak $peak)" test "$peak" -eq 2
+ok "two workers, provider cap: so 6 one-second calls take 3 s or more" test "$ms" -ge 2900
+q "ALTER SYSTEM RESET procedural_agent.workers_per_database" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
+ok "workers_per_database back to 1: the second worker stops" \
+   wait_until "SELECT count(*) = 1 FROM pa_workers() WHERE database = current_database()" 15
 
 q "ALTER SYSTEM RESET procedural_agent.http_tool_allow_private" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
 finish
