@@ -303,7 +303,11 @@ is "two workers: each run ran once and recorded one output" \
          FROM pa.runs WHERE input ? 'two'" -d $DB)" "300 300 300"
 is "two workers: both took runs" \
    "$(q "SELECT count(*) FROM pa_workers() WHERE database = current_database() AND claimed > 0" -d $DB)" "2"
+# three runs per worker at most: each worker gets runs of the capped provider
+q "ALTER SYSTEM SET procedural_agent.max_concurrent_runs = 3" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
 ms_scenario '{"default":{"delay_ms":1000,"tool_calls":[{"name":"record_answer","arguments":{}}]}}'
+claimed0=$(q "SELECT string_agg(pid || '=' || claimed, ',') FROM pa_workers() WHERE database = current_database()" -d $DB)
 t0=$(now_ms)
 q "SELECT count(pa_enqueue('capped_agent', input => jsonb_build_object('c2', i))) FROM generate_series(1, 6) i" -d $DB >/dev/null
 peak=0
@@ -317,7 +321,13 @@ ms=$(( $(now_ms) - t0 ))
 echo "# two workers, 6 runs x 1 s with max_concurrency 2: $ms ms, peak $peak in flight over both"
 ok "two workers, provider cap: never more than 2 calls in flight over both (peak $peak)" test "$peak" -eq 2
 ok "two workers, provider cap: so 6 one-second calls take 3 s or more" test "$ms" -ge 2900
-q "ALTER SYSTEM RESET procedural_agent.workers_per_database" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
+is "two workers, provider cap: both workers claimed some of them" \
+   "$(q "SELECT count(*) FROM pa_workers() w WHERE database = current_database() AND w.claimed >
+           coalesce((SELECT split_part(x, '=', 2)::bigint FROM unnest(string_to_array('$claimed0', ',')) x
+                      WHERE split_part(x, '=', 1)::int = w.pid), 0)" -d $DB)" "2"
+q "ALTER SYSTEM RESET procedural_agent.workers_per_database" >/dev/null
+q "ALTER SYSTEM RESET procedural_agent.max_concurrent_runs" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
 ok "workers_per_database back to 1: the second worker stops" \
    wait_until "SELECT count(*) = 1 FROM pa_workers() WHERE database = current_database()" 15
 
