@@ -44,6 +44,14 @@ typedef struct Sending
 static Sending *sending = NULL;
 static int	n_sending = 0;
 
+bool
+pa_deliveries_wanted(RunContext *rc)
+{
+	/* no target: counted with the definition, which a new target invalidates */
+	return json_integer_value(json_object_get(rc->def, "deliveries")) != 0 ||
+		pa_definitions_generation() == 0;
+}
+
 void
 pa_deliveries_enqueue(RunContext *rc, json_t *result)
 {
@@ -51,11 +59,8 @@ pa_deliveries_enqueue(RunContext *rc, json_t *result)
 	bool		isnull;
 	Datum		d;
 
-	if (strcmp(json_string_value(json_object_get(result, "status")), "succeeded") != 0)
-		return;
-	/* no target (counted with the definition, which a new target invalidates) */
-	if (json_integer_value(json_object_get(rc->def, "deliveries")) == 0 &&
-		pa_definitions_generation() != 0)
+	if (strcmp(json_string_value(json_object_get(result, "status")), "succeeded") != 0 ||
+		!pa_deliveries_wanted(rc))
 		return;
 	payload = json_pack("{s:O, s:s, s:O, s:O, s:O, s:O}",
 						"run_id", json_object_get(result, "run_id"),

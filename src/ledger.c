@@ -6,7 +6,9 @@
 #include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/syscache.h"
 
 #include "jsonb_jansson.h"
@@ -17,21 +19,6 @@ static Datum
 jsonb_datum(json_t *value)
 {
 	return JsonbPGetDatum(pa_json_to_jsonb(value));
-}
-
-static Datum
-usage_datum(const PaUsage *u)
-{
-	json_t	   *j = json_pack("{s:I, s:I, s:I, s:I, s:I}",
-							  "input_tokens", (json_int_t) u->input_tokens,
-							  "output_tokens", (json_int_t) u->output_tokens,
-							  "cached_tokens", (json_int_t) u->cached_tokens,
-							  "cache_creation_tokens", (json_int_t) u->cache_creation_tokens,
-							  "reasoning_tokens", (json_int_t) u->reasoning_tokens);
-	Datum		d = jsonb_datum(j);
-
-	json_decref(j);
-	return d;
 }
 
 int64
@@ -64,47 +51,76 @@ pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
 									  8, types, values, nulls, &isnull));
 }
 
+/* Where pa_ledger_step puts its rows instead of inserting them; NULL: insert now. */
+json_t	   *pa_ledger_deferred_steps = NULL;
+
 void
 pa_ledger_step(int64 run_id, int step, const char *kind, const char *name,
 			   double latency_ms, long http_status, const PaUsage *usage,
 			   double cost, json_t *request, json_t *response, const char *error)
 {
-	Oid			types[11] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID,
-	INT4OID, JSONBOID, FLOAT8OID, JSONBOID, JSONBOID};
-	Datum		values[11];
-	char		nulls[12] = "           ";
 	PaUsage		none = {0};
+	const PaUsage *u = usage ? usage : &none;
+	json_t	   *row;
+
+	/* when it ended, as it ended: the row may be inserted a little later */
+	row = json_pack("{s:I, s:i, s:s, s:f, s:f, s:f, s:I, s:I, s:I, s:I}",
+					"run_id", (json_int_t) run_id, "step", step, "kind", kind,
+					"latency_ms", latency_ms, "cost", cost,
+					"ended", (double) GetCurrentTimestamp() / USECS_PER_SEC +
+					(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY,
+					"input_tokens", (json_int_t) u->input_tokens,
+					"output_tokens", (json_int_t) u->output_tokens,
+					"cached_tokens", (json_int_t) u->cached_tokens,
+					"reasoning_tokens", (json_int_t) u->reasoning_tokens);
+	if (name)
+		json_object_set_new(row, "name", json_string(name));
+	if (error)
+		json_object_set_new(row, "error", json_string(error));
+	if (http_status > 0)
+		json_object_set_new(row, "http_status", json_integer(http_status));
+	if (request)
+		json_object_set(row, "request", request);
+	if (response)
+		json_object_set(row, "response", response);
+	if (pa_ledger_deferred_steps)
+		json_array_append_new(pa_ledger_deferred_steps, row);
+	else
+	{
+		json_t	   *rows = json_pack("[o]", row);
+
+		pa_ledger_write_steps(rows);
+		json_decref(rows);
+	}
+}
+
+/* The step-row SQL shared by pa_ledger_write_steps and pa_ledger_finish_many. */
+#define STEP_COLUMNS \
+	"run_id, step, kind, name, status, error, started_at, finished_at, http_status, " \
+	"input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, request, response"
+#define STEP_VALUES(alias) \
+	alias ".run_id, " alias ".step, " alias ".kind, " alias ".name, " \
+	"CASE WHEN " alias ".error IS NULL THEN 'ok' ELSE 'error' END, " alias ".error, " \
+	"to_timestamp(" alias ".ended - " alias ".latency_ms / 1000), to_timestamp(" alias ".ended), " \
+	alias ".http_status, " alias ".input_tokens, " alias ".output_tokens, " alias ".cached_tokens, " \
+	alias ".reasoning_tokens, " alias ".cost, " alias ".request, " alias ".response"
+#define STEP_RECORD \
+	"(run_id bigint, step integer, kind text, name text, error text, latency_ms float8, ended float8, " \
+	" http_status integer, input_tokens integer, output_tokens integer, cached_tokens integer, " \
+	" reasoning_tokens integer, cost float8, request jsonb, response jsonb)"
+
+/* Insert step rows (pa_ledger_step's), in one statement. */
+void
+pa_ledger_write_steps(json_t *rows)
+{
 	bool		isnull;
 
-	values[0] = Int64GetDatum(run_id);
-	values[1] = Int32GetDatum(step);
-	values[2] = CStringGetTextDatum(kind);
-	values[3] = name ? CStringGetTextDatum(name) : (Datum) 0;
-	if (!name)
-		nulls[3] = 'n';
-	values[4] = error ? CStringGetTextDatum(error) : (Datum) 0;
-	if (!error)
-		nulls[4] = 'n';
-	values[5] = Float8GetDatum(latency_ms);
-	values[6] = Int32GetDatum((int32) http_status);
-	if (http_status <= 0)
-		nulls[6] = 'n';
-	values[7] = usage_datum(usage ? usage : &none);
-	values[8] = Float8GetDatum(cost);
-	values[9] = request ? jsonb_datum(request) : (Datum) 0;
-	if (!request)
-		nulls[9] = 'n';
-	values[10] = response ? jsonb_datum(response) : (Datum) 0;
-	if (!response)
-		nulls[10] = 'n';
+	if (json_array_size(rows) == 0)
+		return;
 	pa_sql_value(pa_extension_owner(),
-				 "INSERT INTO pa.run_steps (run_id, step, kind, name, status, error, started_at, finished_at, "
-				 "  http_status, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, request, response) "
-				 "VALUES ($1, $2, $3, $4, CASE WHEN $5 IS NULL THEN 'ok' ELSE 'error' END, $5, "
-				 "  clock_timestamp() - make_interval(secs => $6 / 1000), clock_timestamp(), $7, "
-				 "  ($8->>'input_tokens')::int, ($8->>'output_tokens')::int, ($8->>'cached_tokens')::int, "
-				 "  ($8->>'reasoning_tokens')::int, $9, $10, $11)",
-				 11, types, values, nulls, &isnull);
+				 "INSERT INTO pa.run_steps (" STEP_COLUMNS ") "
+				 "SELECT " STEP_VALUES("s") " FROM jsonb_to_recordset($1) AS s" STEP_RECORD,
+				 1, (Oid[]) {JSONBOID}, (Datum[]) {jsonb_datum(rows)}, NULL, &isnull);
 }
 
 /* INSERT into a result table the columns the object (plus ids) provides. */
@@ -207,10 +223,10 @@ pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
 
 /*
  * The recorded objects of a run as rows for pa.outputs:
- * [{"name", "ordinal", "value", "evidence"}], for pa_ledger_finish.
+ * [{"run_id", "name", "ordinal", "value", "evidence"}], for pa_ledger_finish_many.
  */
 json_t *
-pa_ledger_output_rows(json_t *state)
+pa_ledger_output_rows(int64 run_id, json_t *state)
 {
 	json_t	   *rows = json_array();
 	const char *name;
@@ -223,75 +239,108 @@ pa_ledger_output_rows(json_t *state)
 		json_t	   *obj;
 
 		json_array_foreach(list, i, obj)
-			json_array_append_new(rows, json_pack("{s:s, s:I, s:O, s:O?}", "name", name,
-												  "ordinal", (json_int_t) i + 1, "value", obj,
-												  "evidence", json_array_get(cited, i)));
+			json_array_append_new(rows, json_pack("{s:I, s:s, s:I, s:O, s:O?}", "run_id", (json_int_t) run_id,
+												  "name", name, "ordinal", (json_int_t) i + 1,
+												  "value", obj, "evidence", json_array_get(cited, i)));
 	}
 	return rows;
 }
 
-/*
- * The run's row gets its outcome; with output_rows (pa_ledger_output_rows),
- * its outputs are inserted by the same statement. One statement, not one
- * per row: this is the end of every run.
- */
-void
-pa_ledger_finish(const PaLedgerRun *run, json_t *state, json_t *result, const PaUsage *u,
-				 double cost, json_t *output_rows)
+/* A run's outcome as a row for pa_ledger_finish_many. */
+json_t *
+pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result, const PaUsage *u, double cost)
 {
-	json_t	   *error = json_object_get(state, "error");
-	json_t	   *plan = json_object_get(state, "plan");
-	Oid			types[14] = {INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, JSONBOID, FLOAT8OID,
-	JSONBOID, INT4OID, INT8OID, INT4OID, INT8OID, JSONBOID};
-	Datum		values[14];
-	char		nulls[15] = "              ";
-	bool		isnull;
-	int64		run_id = run->run_id;
+	json_t	   *row = json_pack("{s:I, s:O, s:O, s:I, s:f, s:{s:I, s:I, s:I, s:I}}",
+								"id", (json_int_t) run_id,
+								"status", json_object_get(state, "status"),
+								"result", result,
+								"steps", (json_int_t) json_integer_value(json_object_get(state, "steps")),
+								"cost", cost,
+								"usage",
+								"input_tokens", (json_int_t) u->input_tokens,
+								"output_tokens", (json_int_t) u->output_tokens,
+								"cached_tokens", (json_int_t) u->cached_tokens,
+								"reasoning_tokens", (json_int_t) u->reasoning_tokens);
+	const char *keys[] = {"plan", "error", "last_invalid"};
+	int			i;
 
-	values[0] = Int64GetDatum(run_id);
-	values[9] = Int32GetDatum(run->lease_owner);
-	values[10] = Int64GetDatum(run->agent_id);
-	values[11] = Int32GetDatum(run->version);
-	values[12] = Int64GetDatum(run->conversation_id);
-	if (run->conversation_id < 0)
-		nulls[12] = 'n';
-	values[13] = output_rows ? jsonb_datum(output_rows) : (Datum) 0;
-	if (!output_rows)
-		nulls[13] = 'n';
-	values[1] = CStringGetTextDatum(json_string_value(json_object_get(state, "status")));
-	values[2] = plan ? CStringGetTextDatum(json_string_value(plan)) : (Datum) 0;
-	if (!plan)
-		nulls[2] = 'n';
-	values[3] = jsonb_datum(result);
-	values[4] = error ? jsonb_datum(error) : (Datum) 0;
-	if (!error)
-		nulls[4] = 'n';
-	values[5] = Int32GetDatum((int32) json_integer_value(json_object_get(state, "steps")));
-	values[6] = usage_datum(u);
-	values[7] = Float8GetDatum(cost);
-	values[8] = json_object_get(state, "last_invalid") ?
-		jsonb_datum(json_object_get(state, "last_invalid")) : (Datum) 0;
-	if (!json_object_get(state, "last_invalid"))
-		nulls[8] = 'n';
-	pa_sql_value(pa_extension_owner(),
-				 "WITH o AS (INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, "
-				 "             name, ordinal, value, evidence) "
-				 "           SELECT $1, $11, $12, $13, x.name, x.ordinal, x.value, "
-				 "                  CASE WHEN jsonb_typeof(x.evidence) = 'array' "
-				 "                       THEN ARRAY(SELECT jsonb_array_elements_text(x.evidence)::bigint) END "
-				 "             FROM jsonb_to_recordset($14) AS x(name text, ordinal integer, value jsonb, evidence jsonb)) "
-				 "UPDATE pa.runs SET status = $2, plan = $3, result = $4, "
-				 "  error_code = $5->>'code', error_message = $5->>'message', "
-				 "  error_detail = CASE WHEN $5 IS NULL AND $9 IS NULL THEN NULL "
-				 "                      ELSE jsonb_strip_nulls(jsonb_build_object('detail', $5->'detail', 'last_invalid', $9)) END, "
-				 "  steps = $6, input_tokens = ($7->>'input_tokens')::bigint, "
-				 "  output_tokens = ($7->>'output_tokens')::bigint, cached_tokens = ($7->>'cached_tokens')::bigint, "
-				 "  reasoning_tokens = ($7->>'reasoning_tokens')::bigint, cost_usd = $8, "
-				 "  finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL "
-				 "WHERE id = $1 AND ($10 = 0 OR (lease_owner = $10 AND status = 'running')) RETURNING true",
-				 14, types, values, nulls, &isnull);
+	for (i = 0; i < 3; i++)
+		if (json_object_get(state, keys[i]) && !json_is_null(json_object_get(state, keys[i])))
+			json_object_set(row, keys[i], json_object_get(state, keys[i]));
+	return row;
+}
+
+/*
+ * The end of runs, in one statement whatever their number: each run's row
+ * gets its outcome (finish rows, pa_ledger_finish_row), and its outputs
+ * (pa_ledger_output_rows) and step rows (pa_ledger_step's) are inserted.
+ * With lease_owner (a worker's pid), only runs still leased to it are
+ * written, outputs and steps included; returns the ids of the runs written.
+ */
+json_t *
+pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int lease_owner)
+{
+	bool		isnull;
+	Datum		d;
+	Datum	   *elems = palloc(sizeof(Datum) * (json_array_size(finishes) + 1));
+	ArrayType  *ids;
+	size_t		i;
+	json_t	   *f;
+
+	/* the runs' ids as an array too: their rows are found by index, not joined by hash */
+	json_array_foreach(finishes, i, f)
+		elems[i] = Int64GetDatum((int64) json_integer_value(json_object_get(f, "id")));
+	ids = construct_array(elems, (int) json_array_size(finishes), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	d = pa_sql_value(pa_extension_owner(),
+					 "WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(id bigint, status text, plan text, "
+					 "             result jsonb, error jsonb, steps integer, usage jsonb, cost float8, "
+					 "             last_invalid jsonb)), "
+					 "u AS (UPDATE pa.runs r SET status = f.status, plan = f.plan, result = f.result, "
+					 "        error_code = f.error->>'code', error_message = f.error->>'message', "
+					 "        error_detail = CASE WHEN f.error IS NULL AND f.last_invalid IS NULL THEN NULL "
+					 "          ELSE jsonb_strip_nulls(jsonb_build_object('detail', f.error->'detail', "
+					 "                                                    'last_invalid', f.last_invalid)) END, "
+					 "        steps = f.steps, input_tokens = (f.usage->>'input_tokens')::bigint, "
+					 "        output_tokens = (f.usage->>'output_tokens')::bigint, "
+					 "        cached_tokens = (f.usage->>'cached_tokens')::bigint, "
+					 "        reasoning_tokens = (f.usage->>'reasoning_tokens')::bigint, cost_usd = f.cost, "
+					 "        finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL "
+					 "      FROM f WHERE r.id = ANY ($5) AND r.id = f.id "
+					 "        AND ($4 = 0 OR (r.lease_owner = $4 AND r.status = 'running')) "
+					 "      RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id), "
+					 "o AS (INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, "
+					 "        name, ordinal, value, evidence) "
+					 "      SELECT u.id, u.agent_id, u.agent_version, u.conversation_id, x.name, x.ordinal, x.value, "
+					 "             CASE WHEN jsonb_typeof(x.evidence) = 'array' "
+					 "                  THEN ARRAY(SELECT jsonb_array_elements_text(x.evidence)::bigint) END "
+					 "        FROM jsonb_to_recordset($2) AS x(run_id bigint, name text, ordinal integer, "
+					 "                                         value jsonb, evidence jsonb) "
+					 "        JOIN u ON u.id = x.run_id), "
+					 "s AS (INSERT INTO pa.run_steps (" STEP_COLUMNS ") "
+					 "      SELECT " STEP_VALUES("s") " FROM jsonb_to_recordset($3) AS s" STEP_RECORD
+					 "        JOIN u ON u.id = s.run_id) "
+					 "SELECT coalesce(jsonb_agg(id), '[]') FROM u",
+					 5, (Oid[]) {JSONBOID, JSONBOID, JSONBOID, INT4OID, INT8ARRAYOID},
+					 (Datum[]) {jsonb_datum(finishes), jsonb_datum(outputs), jsonb_datum(steps),
+						 Int32GetDatum(lease_owner), PointerGetDatum(ids)},
+					 NULL, &isnull);
+	return pa_jsonb_to_json(DatumGetJsonbP(d));
+}
+
+/* One run's end (its outputs: NULL when written already); see pa_ledger_finish_many. */
+void
+pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, int lease_owner)
+{
+	json_t	   *finishes = json_pack("[O]", finish);
+	json_t	   *none = json_array();
+	json_t	   *written = pa_ledger_finish_many(finishes, outputs ? outputs : none, none, lease_owner);
+	size_t		n = json_array_size(written);
+
+	json_decref(finishes);
+	json_decref(none);
+	json_decref(written);
 	/* a worker's run reclaimed meanwhile: the other attempt owns it now (the outputs roll back) */
-	if (isnull && run->lease_owner != 0)
+	if (n == 0)
 		pa_lost_lease(run_id);
 }
 

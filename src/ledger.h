@@ -11,30 +11,33 @@
 extern int64 pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
 							 const char *origin, Jsonb *input, Oid owner, Oid requested_by,
 							 int64 parent_run_id);
-/* status is 'error' when error is not NULL, else 'ok' */
+/*
+ * A step of a run (status 'error' when error is not NULL). Inserted at once,
+ * or appended to pa_ledger_deferred_steps while that is set (the worker
+ * writes a step's rows together: pa_ledger_write_steps, pa_ledger_finish_many).
+ */
+extern json_t *pa_ledger_deferred_steps;
 extern void pa_ledger_step(int64 run_id, int step, const char *kind, const char *name,
 						   double latency_ms, long http_status, const PaUsage *usage,
 						   double cost, json_t *request, json_t *response, const char *error);
-/* outputs: the version's output specs {name: {"table": oid, ...}}; returns {name: [output ids]} */
+extern void pa_ledger_write_steps(json_t *rows);
+/* outputs: the version's output specs {name: {"table": oid, ...}} */
 /* state: the step machine's final state ("recorded", "evidence") */
 extern void pa_ledger_write_outputs(int64 run_id, int64 agent_id, int32 version,
 									int64 conversation_id, json_t *state, json_t *outputs,
 									Oid owner);
-/* The run a finish is about. */
-typedef struct PaLedgerRun
-{
-	int64		run_id;
-	int64		agent_id;
-	int32		version;
-	int64		conversation_id;	/* -1: none */
-	int			lease_owner;	/* a worker's pid (the run must still be leased to it), 0 for pa_invoke */
-} PaLedgerRun;
-
-/* state: the step machine's final state ("recorded", "evidence") -> rows for pa_ledger_finish */
-extern json_t *pa_ledger_output_rows(json_t *state);
-/* output_rows: NULL when the outputs were written already (pa_ledger_write_outputs) */
-extern void pa_ledger_finish(const PaLedgerRun *run, json_t *state, json_t *result,
-							 const PaUsage *usage, double cost, json_t *output_rows);
+/* Rows for pa_ledger_finish_many: the outputs a run recorded, and its outcome. */
+extern json_t *pa_ledger_output_rows(int64 run_id, json_t *state);
+extern json_t *pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result,
+									const PaUsage *usage, double cost);
+/*
+ * The end of runs in one statement; lease_owner: a worker's pid (only runs
+ * still leased to it are written), 0 for pa_invoke. Returns the ids written.
+ */
+extern json_t *pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps,
+									 int lease_owner);
+/* One run's end; outputs NULL when written already. ERROR when its lease was lost. */
+extern void pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, int lease_owner);
 /* ERROR: the run's lease went to another attempt */
 extern void pa_lost_lease(int64 run_id);
 

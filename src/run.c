@@ -252,15 +252,14 @@ run_tools(RunContext *rc, json_t *state)
 json_t *
 pa_run_finish(RunContext *rc, json_t *state)
 {
-	json_t	   *result;
-
-	PaLedgerRun run = {rc->run_id, rc->agent_id, rc->version, rc->conversation_id, rc->lease_owner};
 	json_t	   *rows = NULL;
+	json_t	   *result;
+	json_t	   *finish;
 
 	if (strcmp(json_string_value(json_object_get(state, "status")), "succeeded") != 0)
 		;
 	else if (outputs_only_to_ledger(rc, state))
-		rows = pa_ledger_output_rows(state);	/* inserted with the run's row */
+		rows = pa_ledger_output_rows(rc->run_id, state);	/* inserted with the run's row */
 	else
 	{
 		OutputsWrite w = {rc, state, rc->conversation_id};
@@ -272,11 +271,36 @@ pa_run_finish(RunContext *rc, json_t *state)
 					   psprintf("the outputs could not be written: %s", failure), NULL);
 	}
 	result = run_result(rc, state, rc->run_id);
-	pa_ledger_finish(&run, state, result, &rc->usage, rc->cost, rows);
+	finish = pa_ledger_finish_row(rc->run_id, state, result, &rc->usage, rc->cost);
+	pa_ledger_finish(rc->run_id, finish, rows, rc->lease_owner);
+	json_decref(finish);
 	json_decref(rows);
 	/* the outbox row commits with the outputs, or not at all */
 	pa_deliveries_enqueue(rc, result);
 	return result;
+}
+
+/*
+ * A worker's run whose end can be written together with other runs' ends
+ * (pa_ledger_finish_many): nothing but ledger rows to write (no result
+ * table, no memory, no delivery). Returns its finish row and sets
+ * *outputs, or NULL when the run must end with pa_run_finish.
+ */
+json_t *
+pa_run_finish_deferred(RunContext *rc, json_t *state, json_t **outputs)
+{
+	bool		succeeded = strcmp(json_string_value(json_object_get(state, "status")), "succeeded") == 0;
+	json_t	   *result;
+	json_t	   *finish;
+
+	if (rc->lease_owner == 0 ||
+		(succeeded && (!outputs_only_to_ledger(rc, state) || pa_deliveries_wanted(rc))))
+		return NULL;
+	*outputs = succeeded ? pa_ledger_output_rows(rc->run_id, state) : json_array();
+	result = run_result(rc, state, rc->run_id);
+	finish = pa_ledger_finish_row(rc->run_id, state, result, &rc->usage, rc->cost);
+	json_decref(result);
+	return finish;
 }
 
 /*

@@ -45,6 +45,7 @@
 #include "jsonb_jansson.h"
 #include "procedural_agent.h"
 #include "run.h"
+#include "ledger.h"
 #include "worker.h"
 
 /* Runs stepped in one transaction at most (a commit covers them all). */
@@ -345,18 +346,14 @@ step_fn(void *arg)
 }
 
 /*
- * One task's step in a subtransaction: an error rolls back only this run's
- * writes; the task is dropped and the run requeued (or failed) after the
- * batch commits. A run whose lease was lost is somebody else's now.
+ * A run whose step (or end) raised an error, to be requeued or failed after
+ * the batch commits (NULL: its lease was lost; it is somebody else's now).
  */
 static FailedRun *
-step_one(PaTask *t)
+failed_run(PaTask *t, ErrorData *edata)
 {
-	ErrorData  *edata = pa_try_subtransaction(step_fn, t);
 	FailedRun  *failed = NULL;
 
-	if (edata == NULL)
-		return NULL;
 	ereport(WARNING,
 			(errmsg("procedural_agent run %lld: %s", (long long) pa_task_run_id(t), edata->message)));
 	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
@@ -375,6 +372,131 @@ step_one(PaTask *t)
 	FreeErrorData(edata);
 	pa_task_free(t);
 	return failed;
+}
+
+static void
+add_failed(List **failed, FailedRun *f)
+{
+	MemoryContext old;
+
+	if (f == NULL)
+		return;					/* lost lease: nothing to record */
+	old = MemoryContextSwitchTo(failed_cxt);
+	*failed = lappend(*failed, f);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * One task's step in a subtransaction: an error rolls back only this run's
+ * writes; the task is dropped and the run requeued (or failed) after the
+ * batch commits. Returns false when the task was dropped.
+ */
+static bool
+step_one(PaTask *t, List **failed)
+{
+	ErrorData  *edata = pa_try_subtransaction(step_fn, t);
+
+	pa_ledger_deferred_steps = NULL;	/* set by the step, left by an error */
+	if (edata == NULL)
+		return true;
+	add_failed(failed, failed_run(t, edata));
+	return false;
+}
+
+typedef struct FinishBatch
+{
+	json_t	   *finishes;
+	json_t	   *outputs;
+	json_t	   *steps;
+	json_t	   *written;		/* ids of the runs written */
+} FinishBatch;
+
+static void
+finish_batch_fn(void *arg)
+{
+	FinishBatch *b = (FinishBatch *) arg;
+
+	b->written = pa_ledger_finish_many(b->finishes, b->outputs, b->steps, worker.pid);
+}
+
+static void
+write_finish_fn(void *arg)
+{
+	pa_task_write_finish((PaTask *) arg);
+}
+
+static bool
+json_ids_contain(json_t *ids, int64 id)
+{
+	size_t		i;
+	json_t	   *v;
+
+	json_array_foreach(ids, i, v)
+		if ((int64) json_integer_value(v) == id)
+		return true;
+	return false;
+}
+
+/*
+ * The runs of the batch that ended with nothing but ledger rows to write:
+ * their ends in one statement (one executor start for them all instead of
+ * several per run). Should it fail, each is written alone, so that one bad
+ * run fails by itself. A run whose lease was lost meanwhile is not written
+ * and is dropped: its other attempt owns it.
+ */
+static void
+write_finishes(PaTask **batch, int n, List **failed)
+{
+	FinishBatch b = {json_array(), json_array(), json_array(), NULL};
+	ErrorData  *edata;
+	int			pending = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (batch[i] && pa_task_finish_pending(batch[i]))
+		{
+			pa_task_collect_finish(batch[i], b.finishes, b.outputs, b.steps);
+			pending++;
+		}
+	if (pending > 0)
+	{
+		edata = pa_try_subtransaction(finish_batch_fn, &b);
+		if (edata)
+			FreeErrorData(edata);
+		for (i = 0; i < n; i++)
+		{
+			PaTask	   *t = batch[i];
+
+			if (t == NULL || !pa_task_finish_pending(t))
+				continue;
+			if (edata == NULL && json_ids_contain(b.written, pa_task_run_id(t)))
+				pa_task_finish_written(t);
+			else if (edata == NULL)
+			{
+				ereport(WARNING,
+						(errmsg("procedural_agent run %lld: its lease was lost before its end was written",
+								(long long) pa_task_run_id(t))));
+				pa_task_free(t);
+				batch[i] = NULL;
+			}
+			else
+			{
+				ErrorData  *e = pa_try_subtransaction(write_finish_fn, t);
+
+				if (e == NULL)
+					pa_task_finish_written(t);
+				else
+				{
+					add_failed(failed, failed_run(t, e));
+					batch[i] = NULL;
+				}
+			}
+		}
+	}
+	json_decref(b.finishes);
+	json_decref(b.outputs);
+	json_decref(b.steps);
+	json_decref(b.written);
 }
 
 /* Step every runnable task; returns how many were stepped. */
@@ -398,18 +520,9 @@ step_tasks(void)
 
 	pa_worker_begin_xact();
 	for (i = 0; i < n; i++)
-	{
-		FailedRun  *f = step_one(batch[i]);
-
-		if (f)
-		{
-			MemoryContext old = MemoryContextSwitchTo(failed_cxt);
-
-			failed = lappend(failed, f);
-			MemoryContextSwitchTo(old);
+		if (!step_one(batch[i], &failed))
 			batch[i] = NULL;	/* freed */
-		}
-	}
+	write_finishes(batch, n, &failed);
 	pa_worker_commit_xact();
 
 	/* committed: now the requests the steps prepared may go out */

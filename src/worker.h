@@ -109,6 +109,10 @@ extern void pa_task_wake(PaTask *t);
 extern void pa_task_cancel(PaTask *t);
 extern void pa_task_free(PaTask *t);
 extern PaTask *pa_task_next(PaTask *t);
+extern bool pa_task_finish_pending(PaTask *t);
+extern void pa_task_collect_finish(PaTask *t, json_t *finishes, json_t *outputs, json_t *steps);
+extern void pa_task_write_finish(PaTask *t);
+extern void pa_task_finish_written(PaTask *t);
 
 /* worker.c */
 extern void pa_worker_begin_xact(void);
@@ -118,6 +122,8 @@ extern void pa_worker_recover(void);
 /* deliveries.c: the outbox of a succeeded run's outputs */
 struct RunContext;
 extern void pa_deliveries_enqueue(struct RunContext *rc, json_t *result);
+/* whether the run's agent may have delivery targets (then its end is enqueued) */
+extern bool pa_deliveries_wanted(struct RunContext *rc);
 extern void pa_deliveries_send(PaWorker *w);
 
 #endif							/* PA_WORKER_H */

@@ -71,6 +71,10 @@ struct PaTask
 	PaHttpRequest treq;
 	PaHttpResponse tresp;
 	int64		child_run_id;
+	json_t	   *steps;			/* ledger rows of this step, written at its end */
+	bool		side_effects;	/* this step wrote more than ledger rows (SQL tool, nested run) */
+	json_t	   *finish_row;		/* ended in this step, to be written with other runs' ends */
+	json_t	   *finish_outputs;
 };
 
 static void advance(PaTask *t);
@@ -274,6 +278,9 @@ pa_task_free(PaTask *t)
 	json_decref(t->rc.def);
 	json_decref(t->rc.tool_defs);
 	json_decref(t->rc.spec.tools);
+	json_decref(t->steps);
+	json_decref(t->finish_row);
+	json_decref(t->finish_outputs);
 	MemoryContextDelete(t->mcxt);
 }
 
@@ -338,6 +345,21 @@ finish(PaTask *t)
 	{
 		pa_sm_fail(t->state, "cancelled", "the run was cancelled with pa_cancel()", NULL);
 		json_object_set_new(t->state, "status", json_string("cancelled"));
+	}
+
+	/*
+	 * Nothing but ledger rows to write, and nothing else written in this
+	 * step: the worker writes this end with the other runs' ends of the
+	 * batch, in one statement (pa_task_collect_finish).
+	 */
+	if (!t->side_effects)
+	{
+		t->finish_row = pa_run_finish_deferred(&t->rc, t->state, &t->finish_outputs);
+		if (t->finish_row)
+		{
+			t->phase = T_DONE;
+			return;
+		}
 	}
 	result = pa_run_finish(&t->rc, t->state);
 	json_decref(result);
@@ -673,6 +695,7 @@ advance(PaTask *t)
 		}
 		if (strcmp(kind, "agent") == 0)
 		{
+			t->side_effects = true; /* the nested run is queued */
 			if (start_child(t, call, tool))
 				return;
 			continue;
@@ -681,8 +704,11 @@ advance(PaTask *t)
 		if (strcmp(kind, "builtin") == 0)
 			text = pa_builtin_run(rc, t->state, name, json_object_get(call, "arguments"), &is_error);
 		else
+		{
+			t->side_effects = true; /* a SQL tool may write */
 			text = pa_run_tool(rc->owner, tool, json_object_get(call, "arguments"),
 							   pa_run_remaining_ms(rc), &is_error);
+		}
 		INSTR_TIME_SET_CURRENT(t1);
 		INSTR_TIME_SUBTRACT(t1, t0);
 		pa_run_record_tool(rc, t->state, call, text, is_error, INSTR_TIME_GET_MILLISEC(t1));
@@ -738,6 +764,11 @@ pa_task_step(PaTask *t)
 	/* what a step allocates lives until the next step, no longer */
 	MemoryContextReset(t->step_cxt);
 	old = MemoryContextSwitchTo(t->step_cxt);
+	/* the step's ledger rows are written together at its end */
+	if (t->steps == NULL)
+		t->steps = json_array();
+	pa_ledger_deferred_steps = t->steps;
+	t->side_effects = false;
 	switch (t->phase)
 	{
 		case T_NEW:
@@ -781,5 +812,50 @@ pa_task_step(PaTask *t)
 	if (t->dirty && t->phase != T_DONE)
 		write_checkpoint(t);
 	t->dirty = false;
+	pa_ledger_deferred_steps = NULL;
+	if (t->finish_row == NULL)
+	{
+		pa_ledger_write_steps(t->steps);
+		json_array_clear(t->steps);
+	}
 	MemoryContextSwitchTo(old);
+}
+
+/* The run ended in its last step and its rows wait for pa_task_collect_finish. */
+bool
+pa_task_finish_pending(PaTask *t)
+{
+	return t->finish_row != NULL;
+}
+
+/* Append its rows to the worker's batch of ends (pa_ledger_finish_many). */
+void
+pa_task_collect_finish(PaTask *t, json_t *finishes, json_t *outputs, json_t *steps)
+{
+	json_array_append(finishes, t->finish_row);
+	json_array_extend(outputs, t->finish_outputs);
+	json_array_extend(steps, t->steps);
+}
+
+/* Its end alone (the batch failed): an ERROR when its lease was lost. */
+void
+pa_task_write_finish(PaTask *t)
+{
+	json_t	   *finishes = json_pack("[O]", t->finish_row);
+	json_t	   *written = pa_ledger_finish_many(finishes, t->finish_outputs, t->steps, t->w->pid);
+	size_t		n = json_array_size(written);
+
+	json_decref(finishes);
+	json_decref(written);
+	if (n == 0)
+		pa_lost_lease(t->run_id);
+}
+
+/* Its end is written: it counts as finished. */
+void
+pa_task_finish_written(PaTask *t)
+{
+	json_decref(t->finish_row);
+	t->finish_row = NULL;
+	t->w->finished++;
 }
