@@ -270,6 +270,65 @@ pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result, const PaUsage 
 	return row;
 }
 
+#define FINISH_RUNS \
+	"WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(id bigint, status text, plan text, " \
+	"             result jsonb, error jsonb, steps integer, usage jsonb, cost float8, " \
+	"             last_invalid jsonb)), " \
+	"u AS (UPDATE pa.runs r SET status = f.status, plan = f.plan, result = f.result, " \
+	"        error_code = f.error->>'code', error_message = f.error->>'message', " \
+	"        error_detail = CASE WHEN f.error IS NULL AND f.last_invalid IS NULL THEN NULL " \
+	"          ELSE jsonb_strip_nulls(jsonb_build_object('detail', f.error->'detail', " \
+	"                                                    'last_invalid', f.last_invalid)) END, " \
+	"        steps = f.steps, input_tokens = (f.usage->>'input_tokens')::bigint, " \
+	"        output_tokens = (f.usage->>'output_tokens')::bigint, " \
+	"        cached_tokens = (f.usage->>'cached_tokens')::bigint, " \
+	"        reasoning_tokens = (f.usage->>'reasoning_tokens')::bigint, cost_usd = f.cost, " \
+	"        finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL " \
+	"      FROM f WHERE %s AND r.id = f.id " \
+	"        AND ($4 = 0 OR (r.lease_owner = $4 AND r.status = 'running')) " \
+	"      RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id)"
+#define FINISH_OUTPUTS \
+	"o AS (INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, " \
+	"        name, ordinal, value, evidence) " \
+	"      SELECT u.id, u.agent_id, u.agent_version, u.conversation_id, x.name, x.ordinal, x.value, " \
+	"             CASE WHEN jsonb_typeof(x.evidence) = 'array' " \
+	"                  THEN ARRAY(SELECT jsonb_array_elements_text(x.evidence)::bigint) END " \
+	"        FROM jsonb_to_recordset($2) AS x(run_id bigint, name text, ordinal integer, " \
+	"                                         value jsonb, evidence jsonb) " \
+	"        JOIN u ON u.id = x.run_id)"
+#define FINISH_STEPS \
+	"s AS (INSERT INTO pa.run_steps (" STEP_COLUMNS ") " \
+	"      SELECT " STEP_VALUES("s") " FROM jsonb_to_recordset($3) AS s" STEP_RECORD \
+	"        JOIN u ON u.id = s.run_id)"
+#define FINISH_RESULT "SELECT coalesce(jsonb_agg(id), '[]') FROM u"
+
+/*
+ * The text of the statement ending runs, one of eight fixed texts (each
+ * prepared once): the CTEs with nothing to insert are left out, and one
+ * run is found by plain key equality, a plan no table size can turn into a
+ * scan (a plan kept from when pa.runs was nearly empty could hash-join a
+ * sequential scan of it for the array form until the next ANALYZE).
+ */
+static const char *
+finish_sql(bool one, bool with_outputs, bool with_steps)
+{
+	static char *texts[8];
+	int			k = (one ? 4 : 0) + (with_outputs ? 2 : 0) + (with_steps ? 1 : 0);
+
+	if (texts[k] == NULL)
+	{
+		char	   *runs = psprintf(FINISH_RUNS, one ? "r.id = ($5)[1]" : "r.id = ANY ($5)");
+
+		texts[k] = MemoryContextStrdup(TopMemoryContext,
+									   psprintf("%s%s%s %s", runs,
+												with_outputs ? ", " FINISH_OUTPUTS : "",
+												with_steps ? ", " FINISH_STEPS : "",
+												FINISH_RESULT));
+		pfree(runs);
+	}
+	return texts[k];
+}
+
 /*
  * The end of runs, in one statement whatever their number: each run's row
  * gets its outcome (finish rows, pa_ledger_finish_row), and its outputs
@@ -282,6 +341,7 @@ pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int leas
 {
 	bool		isnull;
 	Datum		d;
+	const char *sql;
 	Datum	   *elems = palloc(sizeof(Datum) * (json_array_size(finishes) + 1));
 	ArrayType  *ids;
 	size_t		i;
@@ -291,35 +351,9 @@ pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int leas
 	json_array_foreach(finishes, i, f)
 		elems[i] = Int64GetDatum((int64) json_integer_value(json_object_get(f, "id")));
 	ids = construct_array(elems, (int) json_array_size(finishes), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	d = pa_sql_value(pa_extension_owner(),
-					 "WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(id bigint, status text, plan text, "
-					 "             result jsonb, error jsonb, steps integer, usage jsonb, cost float8, "
-					 "             last_invalid jsonb)), "
-					 "u AS (UPDATE pa.runs r SET status = f.status, plan = f.plan, result = f.result, "
-					 "        error_code = f.error->>'code', error_message = f.error->>'message', "
-					 "        error_detail = CASE WHEN f.error IS NULL AND f.last_invalid IS NULL THEN NULL "
-					 "          ELSE jsonb_strip_nulls(jsonb_build_object('detail', f.error->'detail', "
-					 "                                                    'last_invalid', f.last_invalid)) END, "
-					 "        steps = f.steps, input_tokens = (f.usage->>'input_tokens')::bigint, "
-					 "        output_tokens = (f.usage->>'output_tokens')::bigint, "
-					 "        cached_tokens = (f.usage->>'cached_tokens')::bigint, "
-					 "        reasoning_tokens = (f.usage->>'reasoning_tokens')::bigint, cost_usd = f.cost, "
-					 "        finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL "
-					 "      FROM f WHERE r.id = ANY ($5) AND r.id = f.id "
-					 "        AND ($4 = 0 OR (r.lease_owner = $4 AND r.status = 'running')) "
-					 "      RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id), "
-					 "o AS (INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, "
-					 "        name, ordinal, value, evidence) "
-					 "      SELECT u.id, u.agent_id, u.agent_version, u.conversation_id, x.name, x.ordinal, x.value, "
-					 "             CASE WHEN jsonb_typeof(x.evidence) = 'array' "
-					 "                  THEN ARRAY(SELECT jsonb_array_elements_text(x.evidence)::bigint) END "
-					 "        FROM jsonb_to_recordset($2) AS x(run_id bigint, name text, ordinal integer, "
-					 "                                         value jsonb, evidence jsonb) "
-					 "        JOIN u ON u.id = x.run_id), "
-					 "s AS (INSERT INTO pa.run_steps (" STEP_COLUMNS ") "
-					 "      SELECT " STEP_VALUES("s") " FROM jsonb_to_recordset($3) AS s" STEP_RECORD
-					 "        JOIN u ON u.id = s.run_id) "
-					 "SELECT coalesce(jsonb_agg(id), '[]') FROM u",
+	sql = finish_sql(json_array_size(finishes) == 1, json_array_size(outputs) > 0,
+					 json_array_size(steps) > 0);
+	d = pa_sql_value(pa_extension_owner(), sql,
 					 5, (Oid[]) {JSONBOID, JSONBOID, JSONBOID, INT4OID, INT8ARRAYOID},
 					 (Datum[]) {jsonb_datum(finishes), jsonb_datum(outputs), jsonb_datum(steps),
 						 Int32GetDatum(lease_owner), PointerGetDatum(ids)},
@@ -327,13 +361,14 @@ pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int leas
 	return pa_jsonb_to_json(DatumGetJsonbP(d));
 }
 
-/* One run's end (its outputs: NULL when written already); see pa_ledger_finish_many. */
+/* One run's end (outputs, steps: NULL for none); see pa_ledger_finish_many. */
 void
-pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, int lease_owner)
+pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, json_t *steps, int lease_owner)
 {
 	json_t	   *finishes = json_pack("[O]", finish);
 	json_t	   *none = json_array();
-	json_t	   *written = pa_ledger_finish_many(finishes, outputs ? outputs : none, none, lease_owner);
+	json_t	   *written = pa_ledger_finish_many(finishes, outputs ? outputs : none,
+												steps ? steps : none, lease_owner);
 	size_t		n = json_array_size(written);
 
 	json_decref(finishes);

@@ -36,8 +36,9 @@ extern json_t *pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result,
  */
 extern json_t *pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps,
 									 int lease_owner);
-/* One run's end; outputs NULL when written already. ERROR when its lease was lost. */
-extern void pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, int lease_owner);
+/* One run's end; outputs, steps NULL for none. ERROR when its lease was lost. */
+extern void pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, json_t *steps,
+							 int lease_owner);
 /* ERROR: the run's lease went to another attempt */
 extern void pa_lost_lease(int64 run_id);
 

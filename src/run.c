@@ -272,7 +272,10 @@ pa_run_finish(RunContext *rc, json_t *state)
 	}
 	result = run_result(rc, state, rc->run_id);
 	finish = pa_ledger_finish_row(rc->run_id, state, result, &rc->usage, rc->cost);
-	pa_ledger_finish(rc->run_id, finish, rows, rc->lease_owner);
+	/* the step rows waiting (pa_ledger_deferred_steps) go with it */
+	pa_ledger_finish(rc->run_id, finish, rows, pa_ledger_deferred_steps, rc->lease_owner);
+	if (pa_ledger_deferred_steps)
+		json_array_clear(pa_ledger_deferred_steps);
 	json_decref(finish);
 	json_decref(rows);
 	/* the outbox row commits with the outputs, or not at all */
@@ -338,6 +341,11 @@ pa_run_agent(const PaRunRequest *rreq)
 	char	   *transcript;
 	long		timeout_ms;
 
+	/* its step rows wait for its end (one statement); a nested run keeps its own */
+	json_t	   *volatile outer_steps = pa_ledger_deferred_steps;
+	json_t	   *volatile steps = json_array();
+
+	pa_ledger_deferred_steps = steps;
 	PG_TRY();
 	{
 		PaModelRequest req;
@@ -372,6 +380,8 @@ pa_run_agent(const PaRunRequest *rreq)
 	{
 		int			i;
 
+		pa_ledger_deferred_steps = outer_steps;
+		json_decref(steps);
 		for (i = 0; i < rc.n_schemas; i++)
 			pa_schema_free(rc.schemas[i]);
 		json_decref(state);

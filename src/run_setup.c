@@ -72,10 +72,15 @@ cache_valid(DefCacheSlot *c, int64 agent_id, int32 version)
 	return !TimestampDifferenceExceeds(c->loaded_at, GetCurrentTimestamp(), DEF_CACHE_MS);
 }
 
+/*
+ * The cached definition is shared, not copied: nothing changes a
+ * definition once loaded (runs only read it), and a run keeps its
+ * reference while the slot moves on to a newer one.
+ */
 static void
 cache_use(DefCacheSlot *c, RunContext *rc)
 {
-	rc->def = json_deep_copy(c->def);
+	rc->def = json_incref(c->def);
 	rc->kind = json_string_value(json_object_get(json_object_get(rc->def, "provider"), "kind"));
 	rc->api_key = c->api_key ? pstrdup(c->api_key) : NULL;
 }
@@ -84,10 +89,8 @@ static void
 cache_store(RunContext *rc, uint64 generation)
 {
 	DefCacheSlot *c = cache_slot(rc->agent_id, rc->version);
-	json_t	   *copy = json_deep_copy(rc->def);
+	json_t	   *copy = json_incref(rc->def);
 
-	if (copy == NULL)
-		return;
 	json_decref(c->def);
 	if (c->api_key)
 		pfree(c->api_key);
