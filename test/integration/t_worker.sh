@@ -290,7 +290,42 @@ is "retention: the deleted runs' steps and outputs went with them" \
    "$(q "SELECT count(*) FROM pa.run_steps s WHERE NOT EXISTS (SELECT 1 FROM pa.runs r WHERE r.id = s.run_id)" -d $DB)" "0"
 q "ALTER SYSTEM RESET procedural_agent.run_retention" >/dev/null
 
-# 15. Two workers for the database: they share the queue (every run once)
+# 15. Ends written together (one statement per step batch): a run whose lease
+#     went elsewhere while its call was out writes nothing, then resumes once;
+#     a batch one run's row breaks is written run by run, so only that run fails.
+ms_scenario '{"rules":[
+  {"match":{"has_tool":"record_answer","contains":"lease-goes"},"responses":[{"delay_ms":1500,"tool_calls":[{"name":"record_answer","arguments":{"text":"first"}}]},{"tool_calls":[{"name":"record_answer","arguments":{"text":"second"}}]}]},
+  {"match":{"has_tool":"record_answer","contains":"poison"},"responses":[{"delay_ms":300,"tool_calls":[{"name":"record_answer","arguments":{"text":"poison"}}]}],"repeat_last":true},
+  {"match":{"has_tool":"record_answer"},"responses":[{"delay_ms":300,"tool_calls":[{"name":"record_answer","arguments":{"text":"ok"}}]}],"repeat_last":true}]}'
+# an agent with no delivery target: its runs' ends are written together
+psql -X -q -d $DB -c "SET ROLE pa_wk_owner" -c "SELECT pa_create_agent('ends', 'Answer.', 'an', 'claude-test',
+  '{\"answer\": {\"schema\": {\"type\": \"object\", \"required\": [\"text\"], \"properties\": {\"text\": {\"type\": \"string\"}}}}}',
+  planning => 'none')" >/dev/null
+id=$(q "SELECT pa_enqueue('ends', input => '{\"q\": \"lease-goes\"}')" -d $DB)
+ok "lost lease: the run is in flight" wait_until "SELECT status = 'running' FROM pa.runs WHERE id = $id" 5
+sleep 0.3
+# as if another worker (pid 2, not alive) had reclaimed it meanwhile
+q "UPDATE pa.runs SET lease_owner = 2 WHERE id = $id" -d $DB >/dev/null
+ok "lost lease: the run ends, in a second attempt" wait_until "SELECT status = 'succeeded' FROM pa.runs WHERE id = $id" 15
+is "lost lease: the first attempt wrote nothing (one output, 'second'; steps numbered once)" \
+   "$(q "SELECT (SELECT string_agg(value->>'text', ',') FROM pa.outputs WHERE run_id = $id) || ' ' ||
+           (SELECT attempts FROM pa.runs WHERE id = $id) || ' ' ||
+           (SELECT count(*) = count(DISTINCT step) FROM pa.run_steps WHERE run_id = $id)" -d $DB)" "second 2 true"
+ok "lost lease: the worker said so in the log" grep -q "run $id: its lease was lost before its end was written" "$PA_PG_LOG"
+q "CREATE FUNCTION public.poison_output() RETURNS trigger LANGUAGE plpgsql AS \$\$
+     BEGIN IF NEW.value->>'text' = 'poison' THEN RAISE EXCEPTION 'poisoned output'; END IF; RETURN NEW; END \$\$;
+   CREATE TRIGGER poison BEFORE INSERT ON pa.outputs FOR EACH ROW EXECUTE FUNCTION public.poison_output()" -d $DB >/dev/null
+q "SELECT pa_enqueue('ends', input => jsonb_build_object('pz', i, 'q', CASE WHEN i = 3 THEN 'poison' ELSE 'fine' END),
+                    max_attempts => 1) FROM generate_series(1, 6) i" -d $DB >/dev/null
+ok "poisoned batch: the six runs end" wait_until "SELECT count(*) = 6 FROM pa.runs WHERE input ? 'pz' AND finished_at IS NOT NULL" 15
+is "poisoned batch: five succeed with their output, the poisoned one fails alone, saying why" \
+   "$(q "SELECT string_agg(r.status || ':' || (SELECT count(*) FROM pa.outputs o WHERE o.run_id = r.id)
+                          || CASE WHEN r.error_message LIKE '%poisoned output%' THEN ':why' ELSE '' END, ' ' ORDER BY (r.input->>'pz')::int)
+           FROM pa.runs r WHERE r.input ? 'pz'" -d $DB)" \
+   "succeeded:1 succeeded:1 failed:0:why succeeded:1 succeeded:1 succeeded:1"
+q "DROP TRIGGER poison ON pa.outputs; DROP FUNCTION public.poison_output()" -d $DB >/dev/null
+
+# 16. Two workers for the database: they share the queue (every run once)
 #     and a provider's max_concurrency (counted across both).
 q "ALTER SYSTEM SET procedural_agent.workers_per_database = 2" >/dev/null; q "SELECT pg_reload_conf()" >/dev/null
 ok "workers_per_database 2: two workers serve the database" \
