@@ -13,6 +13,7 @@ OBJS = \
 	src/guc.o \
 	src/owner_call.o \
 	src/condition.o \
+	src/context.o \
 	src/jsonb_jansson.o \
 	src/schema_sql.o \
 	src/jsonschema.o \

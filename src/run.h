@@ -68,7 +68,10 @@ extern char *pa_in_subtransaction(void (*fn) (void *), void *arg);
 /* run_setup.c */
 extern void pa_run_load_definition(RunContext *rc, const PaRunRequest *req);
 /* The conversation, customer, memory and events as reader may see them. */
+/* context.c: a conversation as the reader may see it (with the run's input) */
 extern json_t *pa_run_load_context(Oid reader, int64 conversation_id, Jsonb *input);
+/* several: {"<conversation id>": context without input}; unseen ones absent */
+extern json_t *pa_run_load_contexts(Oid reader, const int64 *ids, int n);
 extern void pa_run_build_spec(RunContext *rc, json_t *context);
 
 /* builtin_tools.c: remember, recall, read_events, search_events */

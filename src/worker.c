@@ -285,7 +285,8 @@ claim(int n)
 					 "        attempts = r.attempts + 1, started_at = coalesce(r.started_at, clock_timestamp()) "
 					 "      FROM c WHERE r.id = c.id "
 					 "      RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id, r.origin, r.input, "
-					 "                r.checkpoint, r.depth, r.parent_run_id, r.cancel_requested) "
+					 "                r.checkpoint, r.depth, r.parent_run_id, r.cancel_requested, "
+					 "                r.owner::oid::bigint AS owner_oid) "
 					 "SELECT jsonb_agg(to_jsonb(u)) FROM u",
 					 3, (Oid[]) {INT4OID, INT4OID, INT4OID},
 					 (Datum[]) {Int32GetDatum(n), Int32GetDatum(worker.pid), Int32GetDatum(pa_lease_seconds)},
@@ -519,6 +520,7 @@ step_tasks(void)
 		return 0;
 
 	pa_worker_begin_xact();
+	pa_tasks_preload_contexts(batch, n);
 	for (i = 0; i < n; i++)
 		if (!step_one(batch[i], &failed))
 			batch[i] = NULL;	/* freed */

@@ -75,6 +75,8 @@ struct PaTask
 	bool		side_effects;	/* this step wrote more than ledger rows (SQL tool, nested run) */
 	json_t	   *finish_row;		/* ended in this step, to be written with other runs' ends */
 	json_t	   *finish_outputs;
+	json_t	   *preloaded;		/* its context, loaded with other runs' (without input) */
+	Oid			preloaded_by;	/* as this reader */
 };
 
 static void advance(PaTask *t);
@@ -281,6 +283,7 @@ pa_task_free(PaTask *t)
 	json_decref(t->steps);
 	json_decref(t->finish_row);
 	json_decref(t->finish_outputs);
+	json_decref(t->preloaded);
 	MemoryContextDelete(t->mcxt);
 }
 
@@ -447,7 +450,16 @@ setup(PaTask *t)
 		return;
 	}
 	/* the conversation as the agent's owner may read it */
-	t->context = pa_run_load_context(rc->owner, req.conversation_id, req.input);
+	if (t->preloaded && t->preloaded_by == rc->owner)
+	{
+		/* a shallow copy: runs of several agents may share one conversation's */
+		t->context = json_copy(t->preloaded);
+		json_object_set_new(t->context, "input", pa_jsonb_to_json(req.input));
+	}
+	else
+		t->context = pa_run_load_context(rc->owner, req.conversation_id, req.input);
+	json_decref(t->preloaded);
+	t->preloaded = NULL;
 	transcript = pa_run_prepare(rc, t->context);
 	rc->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   (long) json_number_value(json_object_get(rc->def, "timeout_ms")));
@@ -819,6 +831,88 @@ pa_task_step(PaTask *t)
 		json_array_clear(t->steps);
 	}
 	MemoryContextSwitchTo(old);
+}
+
+/* A run this step starts, reading a conversation (not loaded yet). */
+static bool
+wants_context(PaTask *t)
+{
+	return t != NULL && t->phase == T_NEW && !t->cancel && t->preloaded == NULL &&
+		claimed_int(t, "conversation_id", -1) >= 0 && claimed_int(t, "owner_oid", 0) != 0;
+}
+
+typedef struct Preload
+{
+	Oid			reader;
+	int64	   *ids;
+	int			n;
+	json_t	   *contexts;
+} Preload;
+
+static void
+preload_fn(void *arg)
+{
+	Preload    *p = (Preload *) arg;
+
+	p->contexts = pa_run_load_contexts(p->reader, p->ids, p->n);
+}
+
+/*
+ * The conversations of the runs this step starts, one statement per
+ * reader (the agents' owners as claimed) rather than one per run. Should
+ * it fail, or a conversation be missing, each run loads its own in its
+ * setup (and fails, if it must, by itself). setup() uses a preloaded
+ * context only if the agent's owner is still that reader.
+ */
+void
+pa_tasks_preload_contexts(PaTask **batch, int n)
+{
+	bool	   *taken = palloc0(sizeof(bool) * n);
+	int64	   *ids = palloc(sizeof(int64) * n);
+	PaTask	  **tasks = palloc(sizeof(PaTask *) * n);
+	int			i;
+	int			j;
+
+	for (i = 0; i < n; i++)
+	{
+		Preload		p = {0};
+		int			k = 0;
+		ErrorData  *edata;
+
+		if (taken[i] || !wants_context(batch[i]))
+			continue;
+		p.reader = (Oid) claimed_int(batch[i], "owner_oid", 0);
+		for (j = i; j < n; j++)
+			if (!taken[j] && wants_context(batch[j]) &&
+				(Oid) claimed_int(batch[j], "owner_oid", 0) == p.reader)
+			{
+				taken[j] = true;
+				tasks[k] = batch[j];
+				ids[k++] = claimed_int(batch[j], "conversation_id", -1);
+			}
+		if (k < 2)
+			continue;			/* alone: its setup loads it */
+		p.ids = ids;
+		p.n = k;
+		edata = pa_try_subtransaction(preload_fn, &p);
+		if (edata)
+		{
+			FreeErrorData(edata);
+			continue;
+		}
+		for (j = 0; j < k; j++)
+		{
+			char		key[32];
+
+			snprintf(key, sizeof(key), "%lld", (long long) ids[j]);
+			tasks[j]->preloaded = json_incref(json_object_get(p.contexts, key));
+			tasks[j]->preloaded_by = p.reader;
+		}
+		json_decref(p.contexts);
+	}
+	pfree(taken);
+	pfree(ids);
+	pfree(tasks);
 }
 
 /* The run ended in its last step and its rows wait for pa_task_collect_finish. */
