@@ -34,6 +34,10 @@ pa_invoke(PG_FUNCTION_ARGS)
 	req.input = PG_ARGISNULL(2) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")))
 		: PG_GETARG_JSONB_P(2);
 	req.version = PG_ARGISNULL(4) ? 0 : PG_GETARG_INT32(4);
+	if (!PG_ARGISNULL(4) && req.version < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent \"%s\" has no version %d", req.agent, req.version)));
 	req.origin = "invoke";
 	if (!PG_ARGISNULL(3))
 	{

@@ -352,6 +352,9 @@ pa_run_agent(const PaRunRequest *rreq)
 		PaSmAction	action;
 
 		pa_run_load_definition(&rc, rreq);
+		/* an agent tool's input was checked as the tool's arguments */
+		if (strcmp(rreq->origin, "invoke") == 0)
+			pa_run_check_input(&rc, rreq->input);
 		rc.conversation_id = rreq->conversation_id;
 		rc.depth = rreq->depth;
 		timeout_ms = (long) json_number_value(json_object_get(rc.def, "timeout_ms"));

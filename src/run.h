@@ -56,6 +56,8 @@ typedef struct PaRunRequest
 extern json_t *pa_run_agent(const PaRunRequest *req);
 extern char *pa_run_prepare(RunContext *rc, json_t *context);
 extern json_t *pa_run_finish(RunContext *rc, json_t *state);
+/* run_setup.c: an invocation's input (a JSON object valid against input_schema), or ERROR */
+extern void pa_run_check_input(RunContext *rc, Jsonb *input);
 /* A worker's run ending with others: its finish row (and *outputs), or NULL */
 extern json_t *pa_run_finish_deferred(RunContext *rc, json_t *state, json_t **outputs);
 extern void pa_run_record_tool(RunContext *rc, json_t *state, json_t *call, const char *text,

@@ -187,6 +187,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 					 " 'max_repairs', v.max_repairs, 'timeout_ms', extract(epoch FROM v.timeout) * 1000,"
 					 " 'finish_when_recorded', v.finish_when_recorded, 'context_budget', v.context_budget,"
 					 " 'max_cost_usd', v.max_cost_usd, 'trigger_condition', v.trigger_condition,"
+					 " 'input_schema', v.input_schema,"
 					 " 'deliveries', (SELECT count(*) FROM pa.agent_deliveries d WHERE d.agent_id = v.agent_id),"
 					 " 'provider', jsonb_build_object('id', p.id, 'name', p.name, 'kind', p.kind, 'base_url', p.base_url, 'options', p.options),"
 					 " 'model', jsonb_build_object('name', m.name, 'input_price', m.input_price,"
@@ -365,4 +366,53 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 		s->event_ids = rc->event_ids;
 		s->n_event_ids = k;
 	}
+}
+
+/*
+ * pa_invoke's input: a JSON object, valid against the version's
+ * input_schema when it has one (as pa_enqueue checks it, pa._check_input).
+ */
+void
+pa_run_check_input(RunContext *rc, Jsonb *input)
+{
+	json_t	   *schema = json_object_get(rc->def, "input_schema");
+	json_t	   *instance;
+	json_t	   *errors;
+	PaSchema   *compiled;
+	StringInfoData detail;
+	size_t		i;
+	json_t	   *e;
+
+	if (!JB_ROOT_IS_OBJECT(input) || JB_ROOT_IS_SCALAR(input))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("input must be a JSON object")));
+	if (!json_is_object(schema))
+		return;
+	compiled = pa_schema_compile_owned(schema, "input_schema");
+	instance = pa_jsonb_to_json(input);
+	errors = pa_schema_errors(compiled, instance);
+	json_decref(instance);
+	pa_schema_free(compiled);
+	if (json_array_size(errors) == 0)
+	{
+		json_decref(errors);
+		return;
+	}
+	initStringInfo(&detail);
+	json_array_foreach(errors, i, e)
+	{
+		const char *path = json_string_value(json_object_get(e, "path"));
+
+		if (i == 5)
+			break;
+		appendStringInfo(&detail, "%s%s: %s", i ? "; " : "", path && *path ? path : "(root)",
+						 json_string_value(json_object_get(e, "message")));
+	}
+	json_decref(errors);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("input does not match the input schema of agent \"%s\" (version %d)",
+					rc->agent_name, rc->version),
+			 errdetail("%s.", detail.data)));
 }

@@ -49,7 +49,7 @@ BEGIN
     PERFORM pa._require(value, what);
     IF value !~ ('^[a-z][a-z0-9_]{0,' || (max_len - 1) || '}$') THEN
         PERFORM pa._fail('42602', format('invalid %s "%s"', what, value),
-            format('A %s is 1 to %s characters: lowercase letters, digits and underscores, starting with a letter.', what, max_len));
+            format('The name is 1 to %s characters: lowercase letters, digits and underscores, starting with a letter.', max_len));
     END IF;
 END $$;
 
@@ -58,7 +58,7 @@ LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF value IS NOT NULL AND (value < lo OR value > hi) THEN
         PERFORM pa._fail('22003', format('%s %s is out of range', what, value),
-            format('%s must be between %s and %s.', initcap(what), lo, hi));
+            format('The value must be between %s and %s.', lo, hi));
     END IF;
 END $$;
 

@@ -139,6 +139,12 @@ BEGIN
             PERFORM pa._fail('42704', format('tool "%s" does not exist', tname), NULL,
                 'Create it with pa_create_tool().');
         END IF;
+        -- the function is resolved at call time; one already gone is refused now
+        IF t.kind = 'sql' AND to_regprocedure(t.function_signature) IS NULL THEN
+            PERFORM pa._fail('42883', format('the function of tool "%s" does not exist', tname),
+                format('Its function was %s.', t.function_signature),
+                'Create the function again, or drop the tool with pa_drop_tool().');
+        END IF;
         tool_names := tool_names || tname;
     END LOOP;
 

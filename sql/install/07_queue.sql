@@ -40,6 +40,29 @@ BEGIN
     RETURN version;
 END $$;
 
+-- A run's input: a JSON object, valid against the version's input_schema
+-- when it has one (the first violations in the detail).
+CREATE FUNCTION pa._check_input(a pa.agents, v integer, input jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    sch jsonb;
+    problems text;
+BEGIN
+    IF input IS NULL OR jsonb_typeof(input) <> 'object' THEN
+        PERFORM pa._fail('22023', 'input must be a JSON object');
+    END IF;
+    SELECT ver.input_schema INTO sch FROM pa.agent_versions ver WHERE ver.agent_id = a.id AND ver.version = v;
+    IF sch IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT string_agg(CASE WHEN e.path = '' THEN '(root)' ELSE e.path END || ': ' || e.message, '; ')
+      INTO problems FROM (SELECT * FROM @extschema@.pa_validate(sch, input) LIMIT 5) e;
+    IF problems IS NOT NULL THEN
+        PERFORM pa._fail('22023', format('input does not match the input schema of agent "%s" (version %s)', a.name, v),
+            problems || '.');
+    END IF;
+END $$;
+
 ------------------------------------------------------------------------
 -- Termination trigger. The terminating transaction pays for one row in an
 -- inbox (no index) and a wake-up at commit, nothing more; the worker then
@@ -108,13 +131,14 @@ DECLARE
     v integer := pa._run_version(a, version);
     run_id bigint;
 BEGIN
-    IF input IS NULL OR jsonb_typeof(input) <> 'object' THEN
-        PERFORM pa._fail('22023', 'input must be a JSON object');
-    END IF;
+    PERFORM pa._check_input(a, v, input);
     PERFORM pa._check_range('priority', priority, -32768, 32767);
     PERFORM pa._check_range('max_attempts', max_attempts, 1, 100);
     IF dedup_key = '' THEN
         PERFORM pa._fail('22023', 'dedup_key must not be empty', NULL, 'Pass NULL for no deduplication.');
+    END IF;
+    IF length(dedup_key) > 256 THEN
+        PERFORM pa._fail('22001', 'dedup_key is too long', 'The limit is 256 characters.');
     END IF;
     IF conversation IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pa.conversations c WHERE c.id = conversation) THEN
         PERFORM pa._fail('23503', format('conversation %s does not exist', conversation));
@@ -236,9 +260,7 @@ BEGIN
     IF since IS NOT NULL AND until IS NOT NULL AND until <= since THEN
         PERFORM pa._fail('22023', 'until must be later than since');
     END IF;
-    IF input IS NULL OR jsonb_typeof(input) <> 'object' THEN
-        PERFORM pa._fail('22023', 'input must be a JSON object');
-    END IF;
+    PERFORM pa._check_input(a, v, input);
     PERFORM pa._check_range('priority', priority, -32768, 32767);
     INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, input, owner, requested_by, priority)
     SELECT a.id, v, c.id, 'backfill', input, a.owner, caller, priority
@@ -284,10 +306,32 @@ SELECT DISTINCT ON (r.agent_id, r.agent_version, r.conversation_id, o.name, o.or
  WHERE r.status = 'succeeded' AND r.conversation_id IS NOT NULL
  ORDER BY r.agent_id, r.agent_version, r.conversation_id, o.name, o.ordinal, f.key, r.id DESC;
 
+-- pa_compare_versions' arguments: an agent the caller sees, with both
+-- versions. Run as the caller (so it raises by itself: the pa._ helpers
+-- are not granted to PUBLIC).
+CREATE FUNCTION pa._check_versions(agent text, version_a integer, version_b integer) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    aid bigint;
+    v integer;
+BEGIN
+    SELECT x.id INTO aid FROM pa.agents x WHERE x.name = agent AND x.dropped_at IS NULL;
+    IF aid IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('agent "%s" does not exist', agent);
+    END IF;
+    FOREACH v IN ARRAY ARRAY[version_a, version_b] LOOP
+        IF v IS NULL OR NOT EXISTS (SELECT 1 FROM pa.agent_versions x WHERE x.agent_id = aid AND x.version = v) THEN
+            RAISE EXCEPTION USING ERRCODE = '42704',
+                MESSAGE = format('agent "%s" has no version %s', agent, coalesce(v::text, 'NULL'));
+        END IF;
+    END LOOP;
+END $$;
+
 CREATE FUNCTION @extschema@.pa_compare_versions(agent text, version_a integer, version_b integer)
 RETURNS TABLE (conversation_id bigint, output text, ordinal integer, field text,
                value_a jsonb, value_b jsonb, same boolean)
 LANGUAGE sql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pa._check_versions($1, $2, $3);
     WITH a AS (SELECT * FROM pa.version_fields f WHERE f.agent = $1 AND f.version = $2),
          b AS (SELECT * FROM pa.version_fields f WHERE f.agent = $1 AND f.version = $3),
          both_done AS (SELECT DISTINCT a.conversation_id FROM a
@@ -334,6 +378,7 @@ SELECT r.id AS run_id, a.name AS agent, r.agent_version AS version, r.conversati
 COMMENT ON VIEW pa.recent_errors IS 'Failed runs of the last 24 hours, newest first';
 
 REVOKE ALL ON FUNCTION pa._wake(), pa._runnable_agent(regrole, text), pa._run_version(pa.agents, integer),
+    pa._check_input(pa.agents, integer, jsonb),
     pa._enqueue_on_termination(), pa._expand_terminations(), pa._pa_enqueue(regrole, text, bigint, jsonb, integer, integer, timestamptz, text, integer),
     pa._pa_cancel(regrole, bigint),
     pa._pa_backfill(regrole, text, timestamptz, timestamptz, bigint[], integer, boolean, jsonb, integer)

@@ -37,12 +37,8 @@ DECLARE
 BEGIN
     PERFORM pa._check_name('schedule name', name);
     PERFORM pa._require(cron, 'cron');
-    IF input IS NULL OR jsonb_typeof(input) <> 'object' THEN
-        PERFORM pa._fail('22023', 'input must be a JSON object');
-    END IF;
-    IF version IS NOT NULL THEN
-        PERFORM pa._run_version(a, version);
-    END IF;
+    -- against the version named, or the one released now
+    PERFORM pa._check_input(a, pa._run_version(a, version), input);
     PERFORM pa._require_pg_cron();
     IF EXISTS (SELECT 1 FROM pa.schedules s WHERE s.name = _pa_schedule.name) THEN
         PERFORM pa._fail('42710', format('schedule "%s" already exists', name), NULL,
