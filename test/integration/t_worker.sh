@@ -324,6 +324,16 @@ is "poisoned batch: five succeed with their output, the poisoned one fails alone
            FROM pa.runs r WHERE r.input ? 'pz'" -d $DB)" \
    "succeeded:1 succeeded:1 failed:0:why succeeded:1 succeeded:1 succeeded:1"
 q "DROP TRIGGER poison ON pa.outputs; DROP FUNCTION public.poison_output()" -d $DB >/dev/null
+# a conversation deleted while its run is in flight: the run ends normally
+# (it read the conversation when it started; the ledger outlives it)
+ms_scenario '{"default":{"delay_ms":1500,"tool_calls":[{"name":"record_answer","arguments":{"text":"after"}}]}}'
+cid=$(q "INSERT INTO pa.conversations (external_id) VALUES ('to-be-deleted') RETURNING id" -d $DB)
+id=$(q "SELECT pa_enqueue('ends', conversation => $cid)" -d $DB)
+ok "deleted conversation: its run is in flight" wait_until "SELECT status = 'running' FROM pa.runs WHERE id = $id" 5
+q "DELETE FROM pa.conversations WHERE id = $cid" -d $DB >/dev/null
+ok "deleted conversation: the run still ends, succeeded" wait_until "SELECT status = 'succeeded' FROM pa.runs WHERE id = $id" 10
+is "deleted conversation: its output is recorded with the conversation's id" \
+   "$(q "SELECT string_agg(value->>'text' || ' ' || (conversation_id = $cid), ',') FROM pa.outputs WHERE run_id = $id" -d $DB)" "after true"
 
 # 16. Two workers for the database: they share the queue (every run once)
 #     and a provider's max_concurrency (counted across both).
