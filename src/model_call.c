@@ -79,15 +79,16 @@ pa_run_remaining_ms(RunContext *rc)
 static void
 pause_ms(long ms)
 {
-	while (ms > 0)
-	{
-		long		slice = Min(ms, 100);
+	/* by the clock: a latch set meanwhile ends a wait early, not the pause */
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+	long		left;
 
+	while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until)) > 0)
+	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 slice, PG_WAIT_EXTENSION);
+						 Min(left, 100), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		ms -= slice;
 	}
 }
 
