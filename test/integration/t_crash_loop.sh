@@ -13,20 +13,7 @@ q "DROP DATABASE IF EXISTS $DB" >/dev/null; q "CREATE DATABASE $DB" >/dev/null
 log_mark=$(wc -l < "$PA_PG_LOG")
 postmaster0=$(head -1 "$PA_PGDATA/postmaster.pid")
 
-setup=$(psql -X -q -v ON_ERROR_STOP=1 -d $DB 2>&1 <<SQL
-CREATE EXTENSION procedural_agent;
-SELECT pa_create_provider('oa', 'openai', base_url => '$PA_MODEL_URL/v1', api_key => '$PA_MODEL_KEY');
-SELECT pa_create_model('oa', 'gpt-test', input_price => 1, output_price => 1);
-CREATE FUNCTION public.lookup(order_id bigint) RETURNS text LANGUAGE sql AS \$\$ SELECT 'order-status-lost' \$\$;
-SELECT pa_create_tool('lookup', 'sql', function => 'public.lookup(bigint)');
-SELECT pa_create_agent('crashy', 'Look up the order, then record.', 'oa', 'gpt-test',
-  '{"r": {"schema": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}}}',
-  tools => '{lookup}', planning => 'none');
-SQL
-)
-rc=$?; [ $rc -eq 0 ] || echo "$setup"
-ok "fixture" test $rc -eq 0
-ok "a worker serves this database" wait_until "SELECT EXISTS (SELECT 1 FROM pa_workers() WHERE database = current_database())" 20
+lookup_agent_fixture crashy
 
 # Two calls per run (lookup, then record), each delayed by the run's
 # latency class (lat-0 ... lat-3 in its input: 50, 200, 500, 900 ms).

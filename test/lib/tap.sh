@@ -51,3 +51,26 @@ wait_until() {
     done
     return 1
 }
+
+# lookup_agent_fixture AGENT: in $DB, the extension, an OpenAI provider on
+# the model server and an agent that calls the SQL tool lookup (it answers
+# 'order-status-lost') and records {"ok": true}; then a worker serving $DB.
+# Two checks.
+lookup_agent_fixture() {
+    local setup rc
+    setup=$(psql -X -q -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<SQL
+CREATE EXTENSION procedural_agent;
+SELECT pa_create_provider('oa', 'openai', base_url => '$PA_MODEL_URL/v1', api_key => '$PA_MODEL_KEY');
+SELECT pa_create_model('oa', 'gpt-test', input_price => 2, output_price => 8);
+CREATE FUNCTION public.lookup(order_id bigint) RETURNS text LANGUAGE sql AS \$\$ SELECT 'order-status-lost' \$\$;
+SELECT pa_create_tool('lookup', 'sql', function => 'public.lookup(bigint)');
+SELECT pa_create_agent('$1', 'Look up the order, then record.', 'oa', 'gpt-test',
+  '{"r": {"schema": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}}}',
+  tools => '{lookup}', planning => 'none');
+SQL
+)
+    rc=$?; [ $rc -eq 0 ] || echo "$setup"
+    ok "fixture: agent $1 with the SQL tool lookup" test $rc -eq 0
+    ok "a worker serves this database" wait_until \
+       "SELECT EXISTS (SELECT 1 FROM pa_workers() WHERE database = current_database())" 20
+}
