@@ -134,7 +134,7 @@ process_line(PaSse *sse, const char *s, size_t n, char **errmsg)
 {
 	const char *colon;
 	const char *v = "";
-	size_t		flen = n,
+	size_t		flen,
 				vlen = 0;
 
 	if (!sse->started)
@@ -146,6 +146,14 @@ process_line(PaSse *sse, const char *s, size_t n, char **errmsg)
 			n -= 3;
 		}
 	}
+	/*
+	 * The field name is the whole line unless a colon ends it. Set after
+	 * the BOM is skipped: set before, it counted the BOM, so a first line
+	 * of a BOM and 1 or 2 bytes without a colon was compared with "data"
+	 * or "event" past its end (found by test/fuzz/stream_fuzz; reproducer
+	 * test/fuzz/seeds/stream/regress-sse-bom-short-line).
+	 */
+	flen = n;
 	if (n == 0)
 		return dispatch(sse, errmsg);
 	if (s[0] == ':')
