@@ -123,7 +123,7 @@ is "no API key in any row bob or carol can read in the extension's schema" \
         SELECT row_to_json(x)::text t FROM pa.providers x UNION ALL SELECT row_to_json(x)::text FROM pa.runs x
         UNION ALL SELECT row_to_json(x)::text FROM pa.run_steps x UNION ALL SELECT row_to_json(x)::text FROM pa.outputs x
         UNION ALL SELECT row_to_json(x)::text FROM pa.agent_versions x UNION ALL SELECT row_to_json(x)::text FROM pa.tools x) s
-        WHERE t LIKE '%$PA_MODEL_KEY%'"; done | paste -sd+ | bc)" "0"
+        WHERE t LIKE '%$PA_MODEL_KEY%'"; done | tr '\n' ' ')" "0 0 "
 is "nor in any request the model server logged except the auth header (the key travels only there)" \
    "$(ms_py "sum(1 for r in d if '$PA_MODEL_KEY' in json.dumps(r.get('body')))")" "0"
 
