@@ -6,8 +6,6 @@
 #include "pg_prelude.h"
 
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
-#include "utils/json.h"
 #include "utils/timestamp.h"
 
 #include "jsonb_jansson.h"
