@@ -33,6 +33,8 @@ OBJS = \
 	src/model.o \
 	src/provider_openai.o \
 	src/provider_anthropic.o \
+	src/provider_test.o \
+	src/schema_example.o \
 	src/transcript.o \
 	src/prompt.o \
 	src/tools.o \

@@ -85,6 +85,14 @@ extern json_t *pa_anthropic_parse_response(const char *body, size_t len, char **
 extern char *pa_openai_error_message(long status, const char *body, size_t len);
 extern char *pa_anthropic_error_message(long status, const char *body, size_t len);
 
+/*
+ * The `test` provider kind (provider_test.c): a neutral response built from
+ * the request alone, without HTTP — outputs and, with call_tools, the
+ * agent's own tools' arguments generated from their schemas. New reference,
+ * or NULL and *errmsg when out of memory.
+ */
+extern json_t *pa_test_respond(const PaModelRequest *req, bool call_tools, char **errmsg);
+
 /* Fill a PaUsage from a neutral response's "usage" object. */
 extern void pa_usage_from_response(json_t *response, PaUsage *usage);
 

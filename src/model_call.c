@@ -156,6 +156,50 @@ should_stream(const PaModelRequest *req)
 }
 
 /*
+ * Provider kind test: the answer is made here, from the request; nothing
+ * goes on the wire, the rest of the call (usage, cost, the step row, the
+ * step machine) is the same as for a model's answer.
+ */
+static PaModelCall *
+test_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req)
+{
+	json_t	   *options = json_object_get(json_object_get(rc->def, "provider"), "options");
+	char	   *err = NULL;
+	char	   *body;
+	json_t	   *answer;
+	PaModelCall *c;
+
+	req->stream = false;
+	body = json_dumps(req->messages, JSON_COMPACT);
+	if (body == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building a request for the test provider")));
+	if (!within_cost_ceiling(rc, state, req, body))
+	{
+		free(body);
+		return NULL;
+	}
+	free(body);
+	answer = pa_test_respond(req, json_is_true(json_object_get(options, "call_tools")), &err);
+	if (answer == NULL)
+	{
+		pa_sm_fail(state, "request_error", pa_take_string(err), NULL);
+		return NULL;
+	}
+	c = palloc0(sizeof(PaModelCall));
+	c->rc = rc;
+	c->canned = answer;
+	c->plan = req->tools == NULL;
+	c->model = pstrdup(req->model);
+	c->provider_timeout = 600000;
+	c->summary = json_pack("{s:s, s:i, s:I, s:b}", "model", req->model,
+						   "messages", (int) json_array_size(req->messages),
+						   "tools", (json_int_t) json_array_size(req->tools), "stream", false);
+	return c;
+}
+
+/*
  * A model call, built once, attempted until it succeeds, fails or runs out
  * of retries. The blocking driver (pa_run_call_model) and the worker's
  * event loop share these steps: prepare, then for each attempt arm, POST
@@ -171,6 +215,8 @@ pa_model_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req)
 	char	   *body;
 	PaModelCall *c;
 
+	if (strcmp(rc->kind, "test") == 0)
+		return test_call_prepare(rc, state, req);
 	req->stream = should_stream(req);
 	body = openai ? pa_openai_build_request(req, &err) : pa_anthropic_build_request(req, &err);
 	if (body == NULL)
@@ -284,6 +330,13 @@ attempt_response(PaModelCall *c)
 	json_t	   *response = NULL;
 	char	   *err = NULL;
 
+	if (c->canned)
+	{
+		response = c->canned;
+		c->canned = NULL;
+		resp->status = 200;
+		return response;
+	}
 	/* Closed after the final event without the chunked terminator: whole. */
 	if (resp->error && c->stream && resp->event_stream && pa_stream_done(ps))
 		resp->error = NULL;
@@ -371,6 +424,8 @@ pa_model_call_free(PaModelCall *c)
 	c->hr.headers = NULL;
 	json_decref(c->summary);
 	c->summary = NULL;
+	json_decref(c->canned);
+	c->canned = NULL;
 }
 
 /* One model call in this backend (with retries); false and the run failed on error. */
@@ -389,7 +444,8 @@ pa_run_call_model(RunContext *rc, json_t *state, PaModelRequest *req)
 		{
 			long		wait = 0;
 
-			pa_http_post(&c->hr, &c->resp);
+			if (c->canned == NULL)
+				pa_http_post(&c->hr, &c->resp);
 			outcome = pa_model_call_complete(c, state, &wait);
 			if (outcome != PA_CALL_RETRY)
 				break;

@@ -107,6 +107,7 @@ typedef struct PaModelCall
 	int			max_retries;
 	long		provider_timeout;
 	char	   *failure;		/* of the last attempt */
+	json_t	   *canned;			/* provider kind test: the answer, no HTTP */
 } PaModelCall;
 
 extern PaModelCall *pa_model_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req);

@@ -124,8 +124,8 @@ CREATE TRIGGER conversations_touch BEFORE INSERT OR UPDATE ON pa.conversations
 CREATE TABLE pa.providers (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name        text NOT NULL UNIQUE,
-    kind        text NOT NULL CHECK (kind IN ('openai', 'anthropic')),
-    base_url    text NOT NULL,
+    kind        text NOT NULL CHECK (kind IN ('openai', 'anthropic', 'test')),
+    base_url    text CHECK ((base_url IS NULL) = (kind = 'test')),
     api_key_env text,
     options     jsonb NOT NULL DEFAULT '{}',
     owner       regrole NOT NULL,

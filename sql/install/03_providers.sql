@@ -16,14 +16,22 @@ DECLARE
 BEGIN
     PERFORM pa._check_name('provider name', name);
     PERFORM pa._require(kind, 'kind');
-    IF kind NOT IN ('openai', 'anthropic') THEN
+    IF kind NOT IN ('openai', 'anthropic', 'test') THEN
         PERFORM pa._fail('22023', format('unknown provider kind "%s"', kind), NULL,
-            'Use openai (also for any OpenAI-compatible server: vLLM, Ollama, LiteLLM, llama.cpp) or anthropic.');
+            'Use openai (also for any OpenAI-compatible server: vLLM, Ollama, LiteLLM, llama.cpp), anthropic, or test (no network, deterministic answers).');
     END IF;
-    base_url := coalesce(base_url, CASE kind WHEN 'openai' THEN 'https://api.openai.com/v1'
-                                             ELSE 'https://api.anthropic.com' END);
-    PERFORM pa._check_url('base_url', base_url);
-    base_url := rtrim(base_url, '/');
+    IF kind = 'test' THEN
+        -- the test model answers in process: nothing to reach, nothing to authenticate
+        IF base_url IS NOT NULL OR api_key IS NOT NULL OR api_key_env IS NOT NULL THEN
+            PERFORM pa._fail('22023', 'a test provider takes no base_url, api_key or api_key_env',
+                'The test provider answers inside the server, without HTTP.');
+        END IF;
+    ELSE
+        base_url := coalesce(base_url, CASE kind WHEN 'openai' THEN 'https://api.openai.com/v1'
+                                                 ELSE 'https://api.anthropic.com' END);
+        PERFORM pa._check_url('base_url', base_url);
+        base_url := rtrim(base_url, '/');
+    END IF;
     IF api_key IS NOT NULL AND api_key_env IS NOT NULL THEN
         PERFORM pa._fail('22023', 'api_key and api_key_env are mutually exclusive', NULL,
             'Store the key (api_key) or name the server environment variable that holds it (api_key_env).');
@@ -55,6 +63,11 @@ BEGIN
                 IF kind <> 'anthropic' OR jsonb_typeof(opt.value) <> 'string' THEN
                     PERFORM pa._fail('22023', 'provider option anthropic_version must be a string, for anthropic providers');
                 END IF;
+            WHEN 'call_tools' THEN
+                IF kind <> 'test' OR jsonb_typeof(opt.value) <> 'boolean' THEN
+                    PERFORM pa._fail('22023', 'provider option call_tools must be a boolean, for test providers', NULL,
+                        'With call_tools, the test model calls each of the agent''s tools once before recording its outputs.');
+                END IF;
             WHEN 'headers' THEN
                 PERFORM pa._check_string_map('provider option headers', opt.value);
                 IF EXISTS (SELECT 1 FROM jsonb_object_keys(opt.value) k
@@ -64,7 +77,7 @@ BEGIN
                 END IF;
             ELSE
                 PERFORM pa._fail('22023', format('unknown provider option "%s"', opt.key), NULL,
-                    'Known options: timeout_ms, connect_timeout_ms, max_retries, max_concurrency, anthropic_version, headers.');
+                    'Known options: timeout_ms, connect_timeout_ms, max_retries, max_concurrency, anthropic_version, headers, call_tools.');
         END CASE;
     END LOOP;
     IF EXISTS (SELECT 1 FROM pa.providers p WHERE p.name = _pa_create_provider.name) THEN
@@ -87,6 +100,10 @@ DECLARE
     p pa.providers;
 BEGIN
     p := pa._provider_for(caller, provider, false);
+    IF p.kind = 'test' AND api_key IS NOT NULL THEN
+        PERFORM pa._fail('22023', 'a test provider takes no API key',
+            'The test provider answers inside the server, without HTTP.');
+    END IF;
     IF api_key IS NULL THEN
         DELETE FROM pa.provider_secrets WHERE provider_id = p.id;
         RETURN;

@@ -43,7 +43,7 @@ BEGIN
     PERFORM pa._require(max_output_tokens, 'max_output_tokens');
     PERFORM pa._check_range('max_output_tokens', max_output_tokens, 1, least(coalesce(mdl.max_output_tokens, 128000), 128000));
     IF thinking_budget IS NOT NULL THEN
-        IF prov.kind <> 'anthropic' THEN
+        IF prov.kind NOT IN ('anthropic', 'test') THEN
             PERFORM pa._fail('22023', 'thinking_budget applies to anthropic providers only', NULL,
                 'For OpenAI reasoning models, set reasoning_effort.');
         END IF;
@@ -55,7 +55,7 @@ BEGIN
         END IF;
     END IF;
     IF reasoning_effort IS NOT NULL THEN
-        IF prov.kind <> 'openai' THEN
+        IF prov.kind NOT IN ('openai', 'test') THEN
             PERFORM pa._fail('22023', 'reasoning_effort applies to openai providers only', NULL,
                 'For Anthropic models, set thinking_budget.');
         END IF;

@@ -1,0 +1,431 @@
+/*
+ * schema_example.c — a deterministic example instance of a JSON Schema
+ * (see schema_example.h for the rules).
+ *
+ * Walks the schema document once, depth-bounded (a recursive $ref ends in
+ * null rather than looping). "variant" numbers the items of an array so
+ * that uniqueItems can be met: item i of a string array is "example",
+ * "example 2", ...; of a number array 1, 2, ...
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema_example.h"
+
+#define MAX_DEPTH 32
+/* arrays and objects are kept small: an example, not a stress test */
+#define MAX_GENERATED_ITEMS 8
+
+typedef struct ExampleCtx
+{
+	json_t	   *root;
+	bool		oom;
+} ExampleCtx;
+
+static json_t *example(ExampleCtx *cx, json_t *schema, int depth, int variant);
+
+static json_t *
+checked(ExampleCtx *cx, json_t *v)
+{
+	if (v == NULL)
+		cx->oom = true;
+	return v;
+}
+
+/* A JSON pointer ("#/a/b", ~0 ~1 escapes) into the document, or NULL. */
+static json_t *
+resolve_pointer(json_t *root, const char *ref)
+{
+	json_t	   *at = root;
+	const char *p;
+
+	if (ref[0] != '#')
+		return NULL;
+	p = ref + 1;
+	if (*p == '\0')
+		return root;
+	if (*p != '/')
+		return NULL;			/* an $anchor: not followed */
+	while (*p == '/' && at != NULL)
+	{
+		char		token[256];
+		size_t		n = 0;
+
+		p++;
+		while (*p && *p != '/' && n < sizeof(token) - 1)
+		{
+			if (p[0] == '~' && p[1] == '0')
+			{
+				token[n++] = '~';
+				p += 2;
+			}
+			else if (p[0] == '~' && p[1] == '1')
+			{
+				token[n++] = '/';
+				p += 2;
+			}
+			else
+				token[n++] = *p++;
+		}
+		token[n] = '\0';
+		if (json_is_array(at))
+			at = json_array_get(at, (size_t) strtoul(token, NULL, 10));
+		else
+			at = json_object_get(at, token);
+	}
+	return at;
+}
+
+/* into: the union of both schemas' properties and required, else first wins */
+static void
+merge_into(ExampleCtx *cx, json_t *into, json_t *from)
+{
+	const char *key;
+	json_t	   *value;
+
+	if (!json_is_object(from))
+		return;
+	json_object_foreach(from, key, value)
+	{
+		json_t	   *have = json_object_get(into, key);
+
+		if (have == NULL)
+		{
+			if (json_object_set(into, key, value) != 0)
+				cx->oom = true;
+		}
+		else if (strcmp(key, "properties") == 0 && json_is_object(have) && json_is_object(value))
+		{
+			json_t	   *copy = checked(cx, json_copy(have));
+
+			if (copy && (json_object_update_missing(copy, value) != 0 ||
+						 json_object_set_new(into, key, copy) != 0))
+				cx->oom = true;
+		}
+		else if (strcmp(key, "required") == 0 && json_is_array(have) && json_is_array(value))
+		{
+			json_t	   *copy = checked(cx, json_copy(have));
+
+			if (copy && (json_array_extend(copy, value) != 0 ||
+						 json_object_set_new(into, key, copy) != 0))
+				cx->oom = true;
+		}
+	}
+}
+
+/*
+ * The schema with its applicators folded in: allOf merged, the first
+ * branch of anyOf/oneOf merged, a local $ref followed. New reference.
+ */
+static json_t *
+flatten(ExampleCtx *cx, json_t *schema, int depth)
+{
+	json_t	   *flat = checked(cx, json_copy(schema));
+	json_t	   *ref = json_object_get(schema, "$ref");
+	const char *applicators[] = {"allOf", "anyOf", "oneOf"};
+	int			i;
+
+	if (flat == NULL)
+		return NULL;
+	if (json_is_string(ref) && depth < MAX_DEPTH)
+	{
+		json_t	   *target = resolve_pointer(cx->root, json_string_value(ref));
+
+		json_object_del(flat, "$ref");
+		if (json_is_object(target))
+		{
+			json_t	   *t = flatten(cx, target, depth + 1);
+
+			merge_into(cx, flat, t);
+			json_decref(t);
+		}
+	}
+	for (i = 0; i < 3; i++)
+	{
+		json_t	   *subs = json_object_get(schema, applicators[i]);
+		size_t		j,
+					n = i == 0 ? json_array_size(subs) : (json_array_size(subs) > 0 ? 1 : 0);
+
+		json_object_del(flat, applicators[i]);
+		for (j = 0; j < n && depth < MAX_DEPTH; j++)
+		{
+			json_t	   *sub = json_array_get(subs, j);
+			json_t	   *t;
+
+			if (!json_is_object(sub))
+				continue;
+			t = flatten(cx, sub, depth + 1);
+			merge_into(cx, flat, t);
+			json_decref(t);
+		}
+	}
+	return flat;
+}
+
+/* The type to produce: the first non-null one listed, else implied by keywords. */
+static const char *
+pick_type(json_t *s)
+{
+	json_t	   *type = json_object_get(s, "type");
+	size_t		i;
+	json_t	   *t;
+
+	if (json_is_string(type))
+		return json_string_value(type);
+	json_array_foreach(type, i, t)
+		if (json_is_string(t) && strcmp(json_string_value(t), "null") != 0)
+		return json_string_value(t);
+	if (json_array_size(type) > 0)
+		return "null";
+	if (json_object_get(s, "properties") || json_object_get(s, "required") ||
+		json_object_get(s, "additionalProperties") || json_object_get(s, "minProperties"))
+		return "object";
+	if (json_object_get(s, "items") || json_object_get(s, "prefixItems") ||
+		json_object_get(s, "minItems") || json_object_get(s, "contains"))
+		return "array";
+	if (json_object_get(s, "minLength") || json_object_get(s, "maxLength") ||
+		json_object_get(s, "format") || json_object_get(s, "pattern"))
+		return "string";
+	if (json_object_get(s, "minimum") || json_object_get(s, "maximum") ||
+		json_object_get(s, "exclusiveMinimum") || json_object_get(s, "exclusiveMaximum") ||
+		json_object_get(s, "multipleOf"))
+		return "number";
+	return "object";			/* untyped: {} is valid against most */
+}
+
+static const char *
+format_example(const char *format)
+{
+	static const char *const formats[][2] = {
+		{"date-time", "2026-01-15T09:30:00Z"},
+		{"date", "2026-01-15"},
+		{"time", "09:30:00Z"},
+		{"email", "customer@example.com"},
+		{"idn-email", "customer@example.com"},
+		{"uri", "https://example.com/"},
+		{"iri", "https://example.com/"},
+		{"uri-reference", "https://example.com/"},
+		{"uuid", "00000000-0000-4000-8000-000000000000"},
+		{"hostname", "example.com"},
+		{"idn-hostname", "example.com"},
+		{"ipv4", "192.0.2.1"},
+		{"ipv6", "2001:db8::1"},
+		{"duration", "P1D"},
+		{"json-pointer", "/example"},
+		{"regex", "^example$"},
+	};
+	size_t		i;
+
+	for (i = 0; format && i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcmp(formats[i][0], format) == 0)
+			return formats[i][1];
+	return NULL;
+}
+
+static json_t *
+string_example(ExampleCtx *cx, json_t *s, int variant)
+{
+	const char *base = format_example(json_string_value(json_object_get(s, "format")));
+	json_t	   *minl = json_object_get(s, "minLength");
+	json_t	   *maxl = json_object_get(s, "maxLength");
+	char		buf[512];
+	size_t		len;
+
+	if (base)
+		snprintf(buf, sizeof(buf), "%s", base);
+	else if (variant > 0)
+		snprintf(buf, sizeof(buf), "example %d", variant + 1);
+	else
+		snprintf(buf, sizeof(buf), "example");
+	len = strlen(buf);
+	/* ASCII only, so bytes are code points */
+	if (json_is_integer(minl))
+		while ((json_int_t) len < json_integer_value(minl) && len < sizeof(buf) - 1)
+			buf[len++] = 'x';
+	buf[len] = '\0';
+	if (json_is_integer(maxl) && json_integer_value(maxl) >= 0 &&
+		(json_int_t) len > json_integer_value(maxl))
+		buf[json_integer_value(maxl)] = '\0';
+	return checked(cx, json_string(buf));
+}
+
+static json_t *
+number_example(ExampleCtx *cx, json_t *s, bool integer, int variant)
+{
+	json_t	   *min = json_object_get(s, "minimum");
+	json_t	   *xmin = json_object_get(s, "exclusiveMinimum");
+	json_t	   *max = json_object_get(s, "maximum");
+	json_t	   *xmax = json_object_get(s, "exclusiveMaximum");
+	json_t	   *mult = json_object_get(s, "multipleOf");
+	double		step = json_is_number(mult) && json_number_value(mult) > 0 ? json_number_value(mult) : 1;
+	bool		has_lo = json_is_number(min) || json_is_number(xmin);
+	bool		has_hi = json_is_number(max) || json_is_number(xmax);
+	double		lo = json_is_number(min) ? json_number_value(min) : -INFINITY;
+	double		hi = json_is_number(max) ? json_number_value(max) : INFINITY;
+	double		v;
+
+	if (json_is_number(xmin))
+	{
+		double		x = json_number_value(xmin);
+
+		/* just above the bound: a step, or half way to the top */
+		x += integer ? 1 : fmin(step, has_hi ? ((json_is_number(xmax) ? json_number_value(xmax) : hi) - x) / 2 : step);
+		lo = fmax(lo, integer ? floor(json_number_value(xmin)) + 1 : x);
+	}
+	if (json_is_number(xmax))
+		hi = fmin(hi, integer ? ceil(json_number_value(xmax)) - 1 : json_number_value(xmax));
+	if (integer)
+	{
+		lo = ceil(lo);
+		hi = floor(hi);
+	}
+	v = has_lo ? lo : (has_hi && hi < 1 ? hi : 1);
+	v += variant * step;
+	if (json_is_number(mult) && step > 0)
+		v = ceil(v / step) * step;
+	if (integer || (v == floor(v) && fabs(v) < 9e15))
+		return checked(cx, json_integer((json_int_t) v));
+	return checked(cx, json_real(v));
+}
+
+static json_t *
+array_example(ExampleCtx *cx, json_t *s, int depth)
+{
+	json_t	   *arr = checked(cx, json_array());
+	json_t	   *prefix = json_object_get(s, "prefixItems");
+	json_t	   *items = json_object_get(s, "items");
+	json_t	   *contains = json_object_get(s, "contains");
+	json_t	   *minj = json_object_get(s, "minItems");
+	json_t	   *maxj = json_object_get(s, "maxItems");
+	long		want = json_is_integer(minj) ? (long) json_integer_value(minj) : 1;
+	long		i;
+
+	if (arr == NULL)
+		return NULL;
+	if (want < 1)
+		want = 1;
+	if (json_is_integer(maxj) && want > json_integer_value(maxj))
+		want = (long) json_integer_value(maxj);
+	if (want > MAX_GENERATED_ITEMS)
+		want = json_is_integer(minj) ? want : MAX_GENERATED_ITEMS;
+	for (i = 0; i < want && !cx->oom; i++)
+	{
+		json_t	   *sub;
+
+		if (i < (long) json_array_size(prefix))
+			sub = json_array_get(prefix, (size_t) i);
+		else if (i == 0 && contains != NULL)
+			sub = contains;
+		else if (json_is_false(items))
+			break;
+		else
+			sub = items;
+		if (json_array_append_new(arr, example(cx, sub, depth + 1, (int) i)) != 0)
+			cx->oom = true;
+	}
+	return arr;
+}
+
+static json_t *
+object_example(ExampleCtx *cx, json_t *s, int depth)
+{
+	json_t	   *obj = checked(cx, json_object());
+	json_t	   *props = json_object_get(s, "properties");
+	json_t	   *extra = json_object_get(s, "additionalProperties");
+	json_t	   *minp = json_object_get(s, "minProperties");
+	const char *key;
+	json_t	   *sub;
+	size_t		i;
+	int			n = 0;
+
+	if (obj == NULL)
+		return NULL;
+	json_object_foreach(props, key, sub)
+	{
+		if (json_is_false(sub))
+			continue;
+		if (json_object_set_new(obj, key, example(cx, sub, depth + 1, 0)) != 0)
+			cx->oom = true;
+	}
+	json_array_foreach(json_object_get(s, "required"), i, sub)
+	{
+		if (!json_is_string(sub) || json_object_get(obj, json_string_value(sub)))
+			continue;
+		if (json_object_set_new(obj, json_string_value(sub),
+								json_is_object(extra) ? example(cx, extra, depth + 1, 0)
+								: checked(cx, json_string("example"))) != 0)
+			cx->oom = true;
+	}
+	while (json_is_integer(minp) && (json_int_t) json_object_size(obj) < json_integer_value(minp) &&
+		   !json_is_false(extra) && n < MAX_GENERATED_ITEMS && !cx->oom)
+	{
+		char		name[32];
+
+		snprintf(name, sizeof(name), "extra_%d", ++n);
+		if (json_object_set_new(obj, name, json_is_object(extra) ? example(cx, extra, depth + 1, 0)
+								: checked(cx, json_string("example"))) != 0)
+			cx->oom = true;
+	}
+	return obj;
+}
+
+static json_t *
+example(ExampleCtx *cx, json_t *schema, int depth, int variant)
+{
+	json_t	   *s;
+	json_t	   *v;
+	json_t	   *out = NULL;
+	const char *type;
+
+	if (!json_is_object(schema) || depth > MAX_DEPTH || cx->oom)
+		return checked(cx, json_null());
+	s = flatten(cx, schema, depth);
+	if (s == NULL)
+		return NULL;
+
+	if ((v = json_object_get(s, "const")) != NULL)
+		out = checked(cx, json_deep_copy(v));
+	else if (json_array_size(v = json_object_get(s, "enum")) > 0)
+		out = checked(cx, json_deep_copy(json_array_get(v, (size_t) variant % json_array_size(v))));
+	else if (json_array_size(v = json_object_get(s, "examples")) > 0)
+		out = checked(cx, json_deep_copy(json_array_get(v, (size_t) variant % json_array_size(v))));
+	else if ((v = json_object_get(s, "default")) != NULL)
+		out = checked(cx, json_deep_copy(v));
+	else
+	{
+		type = pick_type(s);
+		if (strcmp(type, "object") == 0)
+			out = object_example(cx, s, depth);
+		else if (strcmp(type, "array") == 0)
+			out = array_example(cx, s, depth);
+		else if (strcmp(type, "string") == 0)
+			out = string_example(cx, s, variant);
+		else if (strcmp(type, "integer") == 0)
+			out = number_example(cx, s, true, variant);
+		else if (strcmp(type, "number") == 0)
+			out = number_example(cx, s, false, variant);
+		else if (strcmp(type, "boolean") == 0)
+			out = checked(cx, json_boolean(variant % 2 == 0));
+		else
+			out = checked(cx, json_null());
+	}
+	json_decref(s);
+	return out;
+}
+
+json_t *
+pa_schema_example(json_t *schema)
+{
+	ExampleCtx	cx = {schema, false};
+	json_t	   *out = example(&cx, schema, 0, 0);
+
+	if (cx.oom)
+	{
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
