@@ -19,6 +19,8 @@
 /* arrays and objects are kept small: an example, not a stress test */
 #define MAX_GENERATED_ITEMS 8
 
+#define Max(a, b) ((a) > (b) ? (a) : (b))
+
 typedef struct ExampleCtx
 {
 	json_t	   *root;
@@ -35,7 +37,56 @@ checked(ExampleCtx *cx, json_t *v)
 	return v;
 }
 
-/* A JSON pointer ("#/a/b", ~0 ~1 escapes) into the document, or NULL. */
+/* The subschema of the document carrying "$anchor": name, or NULL. */
+static json_t *
+find_anchor(json_t *at, const char *name, int depth)
+{
+	const char *key;
+	json_t	   *value;
+	size_t		i;
+
+	if (depth > MAX_DEPTH)
+		return NULL;
+	if (json_is_object(at))
+	{
+		json_t	   *anchor = json_object_get(at, "$anchor");
+
+		if (json_is_string(anchor) && strcmp(json_string_value(anchor), name) == 0)
+			return at;
+		json_object_foreach(at, key, value)
+		{
+			json_t	   *found = find_anchor(value, name, depth + 1);
+
+			if (found)
+				return found;
+		}
+	}
+	json_array_foreach(at, i, value)
+	{
+		json_t	   *found = find_anchor(value, name, depth + 1);
+
+		if (found)
+			return found;
+	}
+	return NULL;
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A fragment reference into the document, or NULL: a JSON pointer
+ * ("#/a/b", percent-encoded, ~0 ~1 escapes) or an anchor ("#name").
+ */
 static json_t *
 resolve_pointer(json_t *root, const char *ref)
 {
@@ -48,7 +99,7 @@ resolve_pointer(json_t *root, const char *ref)
 	if (*p == '\0')
 		return root;
 	if (*p != '/')
-		return NULL;			/* an $anchor: not followed */
+		return find_anchor(root, p, 0);
 	while (*p == '/' && at != NULL)
 	{
 		char		token[256];
@@ -57,18 +108,16 @@ resolve_pointer(json_t *root, const char *ref)
 		p++;
 		while (*p && *p != '/' && n < sizeof(token) - 1)
 		{
-			if (p[0] == '~' && p[1] == '0')
+			char		c = *p++;
+
+			if (c == '%' && hex_value(p[0]) >= 0 && hex_value(p[1]) >= 0)
 			{
-				token[n++] = '~';
+				c = (char) (hex_value(p[0]) * 16 + hex_value(p[1]));
 				p += 2;
 			}
-			else if (p[0] == '~' && p[1] == '1')
-			{
-				token[n++] = '/';
-				p += 2;
-			}
-			else
-				token[n++] = *p++;
+			if (c == '~' && (*p == '0' || *p == '1'))
+				c = *p++ == '0' ? '~' : '/';
+			token[n++] = c;
 		}
 		token[n] = '\0';
 		if (json_is_array(at))
@@ -77,6 +126,24 @@ resolve_pointer(json_t *root, const char *ref)
 			at = json_object_get(at, token);
 	}
 	return at;
+}
+
+/* A count keyword (minItems, maxLength, ...; 2.0 counts as 2), or -1. */
+static long
+count_of(json_t *s, const char *key)
+{
+	json_t	   *v = json_object_get(s, key);
+
+	return json_is_number(v) && json_number_value(v) >= 0 ? (long) json_number_value(v) : -1;
+}
+
+/* A schema that nothing satisfies: false, or {"not": {}} */
+static bool
+forbidden(json_t *s)
+{
+	json_t	   *n = json_object_get(s, "not");
+
+	return json_is_false(s) || (json_is_object(n) && json_object_size(n) == 0) || json_is_true(n);
 }
 
 /* into: the union of both schemas' properties and required, else first wins */
@@ -165,11 +232,18 @@ flatten(ExampleCtx *cx, json_t *schema, int depth)
 	return flat;
 }
 
-/* The type to produce: the first non-null one listed, else implied by keywords. */
+/*
+ * The type to produce: the first non-null one listed. Untyped, an object:
+ * the keywords of the other types do not apply to it, so {} satisfies
+ * them all (an object is what agents' schemas describe, too) — unless
+ * "not" names the object type, then the first type it leaves.
+ */
 static const char *
 pick_type(json_t *s)
 {
+	static const char *const order[] = {"object", "string", "integer", "boolean", "null", "array"};
 	json_t	   *type = json_object_get(s, "type");
+	const char *not_type = json_string_value(json_object_get(json_object_get(s, "not"), "type"));
 	size_t		i;
 	json_t	   *t;
 
@@ -180,20 +254,34 @@ pick_type(json_t *s)
 		return json_string_value(t);
 	if (json_array_size(type) > 0)
 		return "null";
-	if (json_object_get(s, "properties") || json_object_get(s, "required") ||
-		json_object_get(s, "additionalProperties") || json_object_get(s, "minProperties"))
-		return "object";
-	if (json_object_get(s, "items") || json_object_get(s, "prefixItems") ||
-		json_object_get(s, "minItems") || json_object_get(s, "contains"))
-		return "array";
-	if (json_object_get(s, "minLength") || json_object_get(s, "maxLength") ||
-		json_object_get(s, "format") || json_object_get(s, "pattern"))
-		return "string";
-	if (json_object_get(s, "minimum") || json_object_get(s, "maximum") ||
-		json_object_get(s, "exclusiveMinimum") || json_object_get(s, "exclusiveMaximum") ||
-		json_object_get(s, "multipleOf"))
-		return "number";
-	return "object";			/* untyped: {} is valid against most */
+	for (i = 0; not_type && i < sizeof(order) / sizeof(order[0]) - 1; i++)
+		if (strcmp(order[i], not_type) != 0)
+			return order[i];
+	return "object";
+}
+
+/* Does value have the schema's type (or is the schema untyped)? */
+static bool
+type_fits(json_t *s, json_t *value)
+{
+	static const char *const names[] = {"object", "array", "string", "integer", "real", "true", "false", "null"};
+	json_t	   *type = json_object_get(s, "type");
+	const char *have = names[json_typeof(value)];
+	size_t		i;
+	json_t	   *t;
+
+	if (type == NULL)
+		return true;
+	if (strcmp(have, "real") == 0)
+		have = "number";
+	else if (strcmp(have, "true") == 0 || strcmp(have, "false") == 0)
+		have = "boolean";
+	json_array_foreach(type, i, t)
+		if (json_is_string(t) && (strcmp(json_string_value(t), have) == 0 ||
+								  (strcmp(json_string_value(t), "number") == 0 && strcmp(have, "integer") == 0)))
+		return true;
+	return json_is_string(type) && (strcmp(json_string_value(type), have) == 0 ||
+									(strcmp(json_string_value(type), "number") == 0 && strcmp(have, "integer") == 0));
 }
 
 static const char *
@@ -229,8 +317,8 @@ static json_t *
 string_example(ExampleCtx *cx, json_t *s, int variant)
 {
 	const char *base = format_example(json_string_value(json_object_get(s, "format")));
-	json_t	   *minl = json_object_get(s, "minLength");
-	json_t	   *maxl = json_object_get(s, "maxLength");
+	long		minl = count_of(s, "minLength");
+	long		maxl = count_of(s, "maxLength");
 	char		buf[512];
 	size_t		len;
 
@@ -242,13 +330,11 @@ string_example(ExampleCtx *cx, json_t *s, int variant)
 		snprintf(buf, sizeof(buf), "example");
 	len = strlen(buf);
 	/* ASCII only, so bytes are code points */
-	if (json_is_integer(minl))
-		while ((json_int_t) len < json_integer_value(minl) && len < sizeof(buf) - 1)
-			buf[len++] = 'x';
+	while ((long) len < minl && len < sizeof(buf) - 1)
+		buf[len++] = 'x';
 	buf[len] = '\0';
-	if (json_is_integer(maxl) && json_integer_value(maxl) >= 0 &&
-		(json_int_t) len > json_integer_value(maxl))
-		buf[json_integer_value(maxl)] = '\0';
+	if (maxl >= 0 && (long) len > maxl)
+		buf[maxl] = '\0';
 	return checked(cx, json_string(buf));
 }
 
@@ -291,6 +377,11 @@ number_example(ExampleCtx *cx, json_t *s, bool integer, int variant)
 	return checked(cx, json_real(v));
 }
 
+/*
+ * Items: the prefix (up to a forbidden one), then as many as minItems and
+ * minContains ask (at least one), the first minContains of them meeting
+ * "contains" as well as "items".
+ */
 static json_t *
 array_example(ExampleCtx *cx, json_t *s, int depth)
 {
@@ -298,33 +389,38 @@ array_example(ExampleCtx *cx, json_t *s, int depth)
 	json_t	   *prefix = json_object_get(s, "prefixItems");
 	json_t	   *items = json_object_get(s, "items");
 	json_t	   *contains = json_object_get(s, "contains");
-	json_t	   *minj = json_object_get(s, "minItems");
-	json_t	   *maxj = json_object_get(s, "maxItems");
-	long		want = json_is_integer(minj) ? (long) json_integer_value(minj) : 1;
-	long		i;
+	long		n_prefix = (long) json_array_size(prefix);
+	long		min_items = count_of(s, "minItems");
+	long		max_items = count_of(s, "maxItems");
+	long		min_contains = contains ? (count_of(s, "minContains") >= 0 ? count_of(s, "minContains") : 1) : 0;
+	bool		unique = json_is_true(json_object_get(s, "uniqueItems"));
+	long		want = 1,
+				i;
 
 	if (arr == NULL)
 		return NULL;
-	if (want < 1)
-		want = 1;
-	if (json_is_integer(maxj) && want > json_integer_value(maxj))
-		want = (long) json_integer_value(maxj);
-	if (want > MAX_GENERATED_ITEMS)
-		want = json_is_integer(minj) ? want : MAX_GENERATED_ITEMS;
+	want = Max(want, Max(min_items, Max(n_prefix, min_contains)));
+	if (min_items < 0 && want > MAX_GENERATED_ITEMS)
+		want = MAX_GENERATED_ITEMS;
+	if (max_items >= 0 && want > max_items)
+		want = max_items;
 	for (i = 0; i < want && !cx->oom; i++)
 	{
-		json_t	   *sub;
+		json_t	   *sub = i < n_prefix ? json_array_get(prefix, (size_t) i) : items;
+		json_t	   *both = NULL;
+		/* items after the prefix vary (all of them under uniqueItems) */
+		int			variant = (int) (unique ? i : Max(i - n_prefix, 0));
 
-		if (i < (long) json_array_size(prefix))
-			sub = json_array_get(prefix, (size_t) i);
-		else if (i == 0 && contains != NULL)
-			sub = contains;
-		else if (json_is_false(items))
+		if (i < n_prefix ? forbidden(sub) : json_is_false(items))
 			break;
-		else
-			sub = items;
-		if (json_array_append_new(arr, example(cx, sub, depth + 1, (int) i)) != 0)
+		if (i < min_contains)
+		{
+			both = json_pack("{s:[OO]}", "allOf", sub ? sub : json_true(), contains);
+			sub = both;
+		}
+		if (json_array_append_new(arr, example(cx, sub, depth + 1, variant)) != 0)
 			cx->oom = true;
+		json_decref(both);
 	}
 	return arr;
 }
@@ -335,7 +431,7 @@ object_example(ExampleCtx *cx, json_t *s, int depth)
 	json_t	   *obj = checked(cx, json_object());
 	json_t	   *props = json_object_get(s, "properties");
 	json_t	   *extra = json_object_get(s, "additionalProperties");
-	json_t	   *minp = json_object_get(s, "minProperties");
+	long		minp = count_of(s, "minProperties");
 	const char *key;
 	json_t	   *sub;
 	size_t		i;
@@ -345,7 +441,7 @@ object_example(ExampleCtx *cx, json_t *s, int depth)
 		return NULL;
 	json_object_foreach(props, key, sub)
 	{
-		if (json_is_false(sub))
+		if (forbidden(sub))
 			continue;
 		if (json_object_set_new(obj, key, example(cx, sub, depth + 1, 0)) != 0)
 			cx->oom = true;
@@ -359,7 +455,7 @@ object_example(ExampleCtx *cx, json_t *s, int depth)
 								: checked(cx, json_string("example"))) != 0)
 			cx->oom = true;
 	}
-	while (json_is_integer(minp) && (json_int_t) json_object_size(obj) < json_integer_value(minp) &&
+	while ((long) json_object_size(obj) < minp &&
 		   !json_is_false(extra) && n < MAX_GENERATED_ITEMS && !cx->oom)
 	{
 		char		name[32];
@@ -392,7 +488,7 @@ example(ExampleCtx *cx, json_t *schema, int depth, int variant)
 		out = checked(cx, json_deep_copy(json_array_get(v, (size_t) variant % json_array_size(v))));
 	else if (json_array_size(v = json_object_get(s, "examples")) > 0)
 		out = checked(cx, json_deep_copy(json_array_get(v, (size_t) variant % json_array_size(v))));
-	else if ((v = json_object_get(s, "default")) != NULL)
+	else if ((v = json_object_get(s, "default")) != NULL && type_fits(s, v))
 		out = checked(cx, json_deep_copy(v));
 	else
 	{

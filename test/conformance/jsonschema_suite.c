@@ -23,6 +23,7 @@
 
 #include "jsonschema.h"
 #include "regex_ecma.h"
+#include "posix_regex_hooks.h"
 
 /* README.md of the suite: "That leaves 1,008 tests in scope." */
 #define EXPECTED_IN_SCOPE 1008
@@ -102,62 +103,6 @@ skipped(const char *file, const char *group)
 			 (group && strcmp(suite_skips[i].group, group) == 0)))
 			return 1;
 	return 0;
-}
-
-/* ---------- regex hooks over glibc ---------- */
-
-static void *
-posix_compile(const char *pattern, char **errmsg, void *arg)
-{
-	char	   *ere = pa_regex_translate(pattern, PA_RE_TARGET_POSIX_ERE, errmsg);
-	regex_t    *re;
-	int			rc;
-
-	(void) arg;
-	if (ere == NULL)
-		return NULL;
-	if ((re = malloc(sizeof(regex_t))) == NULL)
-	{
-		free(ere);
-		*errmsg = strdup("out of memory");
-		return NULL;
-	}
-	rc = regcomp(re, ere, REG_EXTENDED | REG_NOSUB);
-	free(ere);
-	if (rc != 0)
-	{
-		char		buf[256];
-
-		regerror(rc, re, buf, sizeof(buf));
-		*errmsg = strdup(buf);
-		free(re);
-		return NULL;
-	}
-	return re;
-}
-
-static int
-posix_match(void *handle, const char *subject, size_t len, void *arg)
-{
-	regmatch_t	m;
-	int			rc;
-
-	(void) arg;
-	/* REG_STARTEND: the subject is counted, not NUL-terminated */
-	m.rm_so = 0;
-	m.rm_eo = (regoff_t) len;
-	rc = regexec(handle, subject, 1, &m, REG_STARTEND);
-	if (rc == 0)
-		return 1;
-	return rc == REG_NOMATCH ? 0 : -1;
-}
-
-static void
-posix_release(void *handle, void *arg)
-{
-	(void) arg;
-	regfree(handle);
-	free(handle);
 }
 
 /* ---------- the run ---------- */
