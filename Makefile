@@ -59,7 +59,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
-REGRESS      = setup validate definitions secrets bad_input
+REGRESS      = setup validate definitions secrets bad_input test_provider
 # Results and diffs go under test/regress_output/, not the top level.
 REGRESS_OPTS = --outputdir=test/regress_output
 
