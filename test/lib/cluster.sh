@@ -61,12 +61,13 @@ cluster_teardown() {
     fi
 }
 
+# model_server_start [server.py options...], e.g. --responder demo/model_responses.py
 model_server_start() {
     local portfile="$PA_RUN_DIR/model_server.port" i
     # A distinctive key, so tests can prove it never lands in the ledger.
     export PA_MODEL_KEY=${PA_MODEL_KEY:-pa-test-SECRET-key-0001}
     /usr/bin/python3 test/model_server/server.py --host 127.0.0.1 --port 0 \
-        --api-key "$PA_MODEL_KEY" --port-file "$portfile" 2>"$PA_RUN_DIR/model_server.log" &
+        --api-key "$PA_MODEL_KEY" --port-file "$portfile" "$@" 2>"$PA_RUN_DIR/model_server.log" &
     PA_MODEL_PID=$!
     for i in $(seq 1 100); do
         [ -s "$portfile" ] && break
