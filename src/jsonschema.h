@@ -75,4 +75,10 @@ extern int	pa_schema_is_valid(const PaSchema *schema, json_t *instance,
 
 extern void pa_schema_free(PaSchema *schema);
 
+/*
+ * The value a JSON pointer fragment ("" or "/a/b", percent-encoded, with
+ * ~0/~1 escapes) points at in doc, or NULL. Not a reference to doc.
+ */
+extern json_t *pa_json_fragment_get(json_t *doc, const char *fragment);
+
 #endif							/* PA_JSONSCHEMA_H */

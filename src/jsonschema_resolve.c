@@ -411,6 +411,27 @@ follow_pointer(json_t *j, const char *ptr, PaBuf *path)
 	return j;
 }
 
+/*
+ * What a URI fragment that is a JSON pointer ("" or "/a/b", percent-encoded
+ * as in "#/%24defs/x") points at in doc, or NULL. For callers outside the
+ * compiler (schema_example.c) that follow references the same way.
+ */
+json_t *
+pa_json_fragment_get(json_t *doc, const char *fragment)
+{
+	char	   *frag = percent_decode(fragment);
+	PaBuf		path = {0};
+	json_t	   *v = NULL;
+
+	if (frag && frag[0] == '\0')
+		v = doc;
+	else if (frag && frag[0] == '/')
+		v = follow_pointer(doc, frag, &path);
+	free(frag);
+	free(path.data);
+	return v;
+}
+
 /* Resolve "$ref" of the schema at "path" with base URI "base". */
 PaNode *
 pa_resolve_ref(PaCompileCtx *c, const char *ref, const char *base, const char *path, int depth)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonschema.h"
 #include "schema_example.h"
 
 #define MAX_DEPTH 32
@@ -71,61 +72,15 @@ find_anchor(json_t *at, const char *name, int depth)
 	return NULL;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * A fragment reference into the document, or NULL: a JSON pointer
- * ("#/a/b", percent-encoded, ~0 ~1 escapes) or an anchor ("#name").
- */
+/* A fragment reference into the document ("#/a/b" or "#anchor"), or NULL. */
 static json_t *
 resolve_pointer(json_t *root, const char *ref)
 {
-	json_t	   *at = root;
-	const char *p;
-
 	if (ref[0] != '#')
-		return NULL;
-	p = ref + 1;
-	if (*p == '\0')
-		return root;
-	if (*p != '/')
-		return find_anchor(root, p, 0);
-	while (*p == '/' && at != NULL)
-	{
-		char		token[256];
-		size_t		n = 0;
-
-		p++;
-		while (*p && *p != '/' && n < sizeof(token) - 1)
-		{
-			char		c = *p++;
-
-			if (c == '%' && hex_value(p[0]) >= 0 && hex_value(p[1]) >= 0)
-			{
-				c = (char) (hex_value(p[0]) * 16 + hex_value(p[1]));
-				p += 2;
-			}
-			if (c == '~' && (*p == '0' || *p == '1'))
-				c = *p++ == '0' ? '~' : '/';
-			token[n++] = c;
-		}
-		token[n] = '\0';
-		if (json_is_array(at))
-			at = json_array_get(at, (size_t) strtoul(token, NULL, 10));
-		else
-			at = json_object_get(at, token);
-	}
-	return at;
+		return NULL;			/* another document: not followed */
+	if (ref[1] == '\0' || ref[1] == '/')
+		return pa_json_fragment_get(root, ref + 1);
+	return find_anchor(root, ref + 1, 0);
 }
 
 /* A count keyword (minItems, maxLength, ...; 2.0 counts as 2), or -1. */
