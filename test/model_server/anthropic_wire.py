@@ -150,6 +150,59 @@ class View:
         return len(self.msgs)
 
 
+def _result_text(content):
+    if isinstance(content, str):
+        return content
+    return "".join(x.get("text", "") for x in content or []
+                   if isinstance(x, dict) and x.get("type") == "text")
+
+
+def neutral_view(body):
+    """The provider-neutral view of a request that responders read (see
+    responders.py). A user turn's tool_result blocks become a "tool"
+    message (before a "user" message with the turn's text, if any), so the
+    view is the same as for the OpenAI request of the same conversation."""
+    names, messages = {}, []
+    for m in body.get("messages") or []:
+        blocks = _blocks(m.get("content")) or []
+        text = "".join(b.get("text", "") for b in blocks
+                       if b.get("type") == "text")
+        if m.get("role") == "assistant":
+            calls = []
+            for b in blocks:
+                if b.get("type") == "tool_use":
+                    calls.append({"id": b.get("id"), "name": b.get("name"),
+                                  "arguments": b.get("input")})
+                    names[b.get("id")] = b.get("name")
+            messages.append({"role": "assistant", "text": text,
+                             "tool_calls": calls, "tool_results": []})
+            continue
+        results = [{"id": b.get("tool_use_id"),
+                    "name": names.get(b.get("tool_use_id")),
+                    "content": _result_text(b.get("content")),
+                    "is_error": bool(b.get("is_error"))}
+                   for b in blocks if b.get("type") == "tool_result"]
+        if results:
+            if messages and messages[-1]["role"] == "tool":
+                messages[-1]["tool_results"].extend(results)
+            else:
+                messages.append({"role": "tool", "text": "", "tool_calls": [],
+                                 "tool_results": results})
+        if text or not results:
+            messages.append({"role": "user", "text": text, "tool_calls": [],
+                             "tool_results": []})
+    tools = []
+    for t in body.get("tools") or []:
+        if isinstance(t, dict) and isinstance(t.get("name"), str):
+            tools.append({"name": t["name"],
+                          "description": t.get("description") or "",
+                          "parameters": t.get("input_schema") or
+                          {"type": "object", "properties": {}}})
+    return {"provider": "anthropic", "model": body.get("model"),
+            "system": View(body).system_text(), "messages": messages,
+            "tools": tools}
+
+
 def tool_names(body):
     tools = body.get("tools") if isinstance(body, dict) else None
     return [t["name"] for t in tools or []
@@ -434,6 +487,9 @@ class AnthropicWire:
 
     def view(self, body):
         return View(body)
+
+    def neutral_view(self, body):
+        return neutral_view(body)
 
     def tool_names(self, body):
         return tool_names(body)

@@ -203,6 +203,58 @@ class View:
         return len(self.msgs)
 
 
+def neutral_view(body):
+    """The provider-neutral view of a request that responders read (see
+    responders.py): system text, messages with text / tool_calls /
+    tool_results, tools. Consecutive "tool" messages form one message, as
+    an Anthropic user turn of tool_result blocks does."""
+    system, messages, names = [], [], {}
+    for m in body.get("messages") or []:
+        role = m.get("role")
+        text = _content_text(m.get("content")) or ""
+        if role in ("system", "developer"):
+            system.append(text)
+            continue
+        if role in ("tool", "function"):    # "function": the legacy form
+            tid = m.get("tool_call_id")
+            result = {"id": tid, "name": names.get(tid, m.get("name")),
+                      "content": text, "is_error": False}
+            if messages and messages[-1]["role"] == "tool":
+                messages[-1]["tool_results"].append(result)
+            else:
+                messages.append({"role": "tool", "text": "", "tool_calls": [],
+                                 "tool_results": [result]})
+            continue
+        calls = []
+        if role == "assistant":
+            for c in m.get("tool_calls") or []:
+                fn = c.get("function") or {}
+                raw = fn.get("arguments")
+                try:
+                    args = json.loads(raw) if isinstance(raw, str) else raw
+                except ValueError:
+                    args = raw          # not JSON: the raw string
+                calls.append({"id": c.get("id"), "name": fn.get("name"),
+                              "arguments": args})
+                names[c.get("id")] = fn.get("name")
+            if not text and m.get("refusal"):
+                text = m["refusal"]
+        messages.append({"role": "assistant" if role == "assistant"
+                         else "user", "text": text, "tool_calls": calls,
+                         "tool_results": []})
+    tools = []
+    for t in body.get("tools") or []:
+        fn = t.get("function") if isinstance(t, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            tools.append({"name": fn["name"],
+                          "description": fn.get("description") or "",
+                          "parameters": fn.get("parameters") or
+                          {"type": "object", "properties": {}}})
+    return {"provider": "openai", "model": body.get("model"),
+            "system": "\n".join(system), "messages": messages,
+            "tools": tools}
+
+
 def tool_names(body):
     out = []
     for t in (body.get("tools") or []) if isinstance(body, dict) else []:
@@ -447,6 +499,9 @@ class OpenAIWire:
 
     def view(self, body):
         return View(body)
+
+    def neutral_view(self, body):
+        return neutral_view(body)
 
     def tool_names(self, body):
         return tool_names(body)

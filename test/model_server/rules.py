@@ -23,6 +23,8 @@ SPEC_KEYS = {
     "status", "retry_after", "retry_after_ms", "message", "error_type",
     # faults
     "fault", "bytes", "after", "stall_ms", "event_delay_ms", "rst",
+    # computed by a responder plug-in (server.py --responder FILE.py)
+    "respond_with",
 }
 TOOL_CALL_KEYS = {"name", "arguments", "arguments_from", "id"}
 USAGE_KEYS = {"input_tokens", "output_tokens", "cached_tokens",
@@ -36,14 +38,31 @@ TEXT_FROM = {"last_user_text", "last_tool_result", "system", "tool_names",
 ARGS_FROM = {"echo_last_tool_result", "last_user_text", "last_user_json"}
 
 
-def check_spec(spec, where):
-    """Raise ValueError naming the problem if spec is not a response spec."""
+def check_spec(spec, where, responders=None):
+    """Raise ValueError naming the problem if spec is not a response spec.
+
+    responders: the names of the loaded responders, which "respond_with"
+    may name; None when "respond_with" is not allowed at all (in a spec a
+    responder returned)."""
     if not isinstance(spec, dict):
         raise ValueError("%s: a response spec must be an object" % where)
     bad = sorted(set(spec) - SPEC_KEYS)
     if bad:
         raise ValueError("%s: unknown response spec key(s): %s"
                          % (where, ", ".join(bad)))
+    if "respond_with" in spec:
+        name = spec["respond_with"]
+        if responders is None:
+            raise ValueError("%s.respond_with: not allowed here (a responder "
+                             "returns the spec itself)" % where)
+        if not isinstance(name, str):
+            raise ValueError("%s.respond_with: must be a string" % where)
+        if name not in responders:
+            raise ValueError(
+                "%s.respond_with: unknown responder '%s' (%s)" % (
+                    where, name, "loaded: " + ", ".join(sorted(responders))
+                    if responders else "no responder is loaded; start the "
+                    "server with --responder FILE.py"))
     if "text" in spec and not isinstance(spec["text"], str):
         raise ValueError("%s.text: must be a string" % where)
     if "thinking" in spec and not isinstance(spec["thinking"], str):
@@ -97,7 +116,7 @@ def check_spec(spec, where):
 
 
 class Rule:
-    def __init__(self, doc, index):
+    def __init__(self, doc, index, responders=()):
         where = "rules[%d]" % index
         if not isinstance(doc, dict):
             raise ValueError("%s: must be an object" % where)
@@ -125,7 +144,7 @@ class Rule:
         if not isinstance(self.responses, list):
             raise ValueError("%s.responses: must be an array" % where)
         for j, s in enumerate(self.responses):
-            check_spec(s, "%s.responses[%d]" % (where, j))
+            check_spec(s, "%s.responses[%d]" % (where, j), responders)
         self.repeat_last = bool(doc.get("repeat_last", False))
         self.seen = 0      # requests that reached this rule and matched it
         self.served = 0    # responses handed out
@@ -159,10 +178,11 @@ class Rule:
 
 
 class Scenario:
-    def __init__(self):
+    def __init__(self, responders=()):
         self.lock = threading.Lock()
         self.rules = []
         self.default = None
+        self.responders = frozenset(responders)  # names respond_with may use
 
     def reset(self):
         with self.lock:
@@ -182,10 +202,11 @@ class Scenario:
         append = bool(doc.get("append", False))
         with self.lock:
             base = len(self.rules) if append else 0
-            rules = [Rule(r, base + i) for i, r in enumerate(rules_doc)]
+            rules = [Rule(r, base + i, self.responders)
+                     for i, r in enumerate(rules_doc)]
             default = doc.get("default")
             if default is not None:
-                check_spec(default, "default")
+                check_spec(default, "default", self.responders)
             if append:
                 self.rules.extend(rules)
                 if "default" in doc:

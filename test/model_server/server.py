@@ -3,10 +3,11 @@
 
 Speaks the OpenAI Chat Completions (POST /v1/chat/completions) and Anthropic
 Messages (POST /v1/messages) wire formats strictly, answers with scripted
-responses, and injects faults. Scripted through /_control/ (see README.md).
+responses (or responses computed by responder plug-ins), and injects faults.
+Scripted through /_control/ (see README.md).
 
   /usr/bin/python3 test/model_server/server.py --host 127.0.0.1 --port 0 \
-      --port-file /tmp/ms.port [--api-key test-key]
+      --port-file /tmp/ms.port [--api-key test-key] [--responder FILE.py]
 """
 
 import argparse
@@ -21,16 +22,18 @@ import struct
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import Signer, WireError, dumps_bytes  # noqa: E402
-from rules import (Scenario, compute_arguments, compute_text,  # noqa: E402
-                   request_facts)
+from rules import (Scenario, check_spec, compute_arguments,  # noqa: E402
+                   compute_text, request_facts)
 from openai_wire import OpenAIWire  # noqa: E402
 from anthropic_wire import AnthropicWire  # noqa: E402
 import faults  # noqa: E402
+import responders  # noqa: E402
 
 ENDPOINTS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
 
@@ -65,12 +68,14 @@ class ModelServer(http.server.ThreadingHTTPServer):
     request_queue_size = 2048     # benchmarks open 1,000 connections at once
     allow_reuse_address = True
 
-    def __init__(self, addr, api_key, secret=None, quiet=False):
+    def __init__(self, addr, api_key, secret=None, quiet=False,
+                 responder_table=None):
         super().__init__(addr, Handler)
         self.api_key = api_key
         self.quiet = quiet
         self.stopping = threading.Event()
-        self.scenario = Scenario()
+        self.responders = dict(responder_table or {})  # name -> function
+        self.scenario = Scenario(self.responders)
         self.log = RequestLog()
         self.hook_status = {}       # /hooks/<path> -> status to answer
         self.signer = Signer(secret)
@@ -269,6 +274,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError) as e:
                 return self._json(400, {"ok": False, "error": str(e)})
             return self._json(200, {"ok": True, "rules": n})
+        if path == "/_control/responders" and method == "GET":
+            return self._json(200, {"responders": sorted(srv.responders)})
         if path == "/_control/requests" and method == "GET":
             q = urllib.parse.parse_qs(url.query)
             try:
@@ -334,6 +341,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_full(status, h, payload)
             return "NO MATCH: " + label
         self._entry["rule"] = label
+        if "respond_with" in spec:
+            name = spec["respond_with"]
+            self._entry["responder"] = name
+            try:
+                try:
+                    view = wire.neutral_view(body)
+                except Exception as e:      # a server bug: say so clearly
+                    raise responders.ResponderError(
+                        "building the view for responder '%s' failed: "
+                        "%s: %s" % (name, type(e).__name__, e), e)
+                spec = responders.respond(srv.responders, spec, view,
+                                          check_spec)
+            except responders.ResponderError as e:
+                # a bug in the responder (or the test), not model behaviour:
+                # always logged, with the traceback when it raised
+                sys.stderr.write("[model_server] %s (%s)\n" % (e, label))
+                if e.raised is not None:
+                    traceback.print_exception(type(e.raised), e.raised,
+                                              e.raised.__traceback__,
+                                              file=sys.stderr)
+                sys.stderr.flush()
+                status, h, payload = wire.error_response(WireError(
+                    500, "model_server: %s (%s)" % (e, label),
+                    etype="model_server_responder_error"))
+                self.record(status, error=str(e))
+                self.send_full(status, h, payload)
+                return "RESPONDER FAILED: " + str(e)[:160]
         if spec.get("fault"):
             self._entry["fault"] = spec["fault"]
         if spec.get("delay_ms"):
@@ -389,10 +423,19 @@ def main(argv=None):
                     "(default: random per server)")
     ap.add_argument("--quiet", action="store_true",
                     help="no per-request log lines")
+    ap.add_argument("--responder", action="append", default=[],
+                    metavar="FILE.py",
+                    help="import FILE.py, which defines RESPONDERS = "
+                    "{name: function}, for {\"respond_with\": name} specs "
+                    "(repeatable)")
     args = ap.parse_args(argv)
+    try:
+        table = responders.load(args.responder)
+    except ValueError as e:
+        ap.error(str(e))
 
     srv = ModelServer((args.host, args.port), args.api_key, args.secret,
-                      args.quiet)
+                      args.quiet, table)
     port = srv.server_address[1]
 
     def stop(signum, frame):
@@ -406,6 +449,9 @@ def main(argv=None):
         with open(tmp, "w") as f:
             f.write("%d\n" % port)
         os.replace(tmp, args.port_file)
+    if table:
+        sys.stderr.write("[model_server] responders: %s\n"
+                         % ", ".join(sorted(table)))
     sys.stderr.write("[model_server] listening on %s:%d\n" % (args.host, port))
     sys.stderr.flush()
     try:

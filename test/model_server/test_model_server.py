@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Tests for the local model server (scripting, request log, faults, CLI),
-plus the provider suites in tests_openai.py and tests_anthropic.py.
+plus the provider suites in tests_openai.py and tests_anthropic.py and the
+responder plug-ins in tests_responders.py.
 
     /usr/bin/python3 test/model_server/test_model_server.py [-v] [pattern]
 
@@ -411,8 +412,10 @@ def main(argv):
         loader.testNamePatterns = ["*%s*" % n for n in names]
     import tests_anthropic
     import tests_openai
+    import tests_responders
     suite = unittest.TestSuite()
-    for mod in (sys.modules[__name__], tests_openai, tests_anthropic):
+    for mod in (sys.modules[__name__], tests_openai, tests_anthropic,
+                tests_responders):
         suite.addTests(loader.loadTestsFromModule(mod))
     t0 = time.monotonic()
     try:

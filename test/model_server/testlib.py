@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
 SERVER = os.path.join(HERE, "server.py")
+SAMPLE_RESPONDERS = os.path.join(HERE, "sample_responders.py")
 KEY = "test-key"
 
 
@@ -255,7 +256,7 @@ _server = None
 def server():
     global _server
     if _server is None:
-        _server = ServerProcess()
+        _server = ServerProcess(extra=("--responder", SAMPLE_RESPONDERS))
     return _server
 
 
