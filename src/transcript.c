@@ -9,8 +9,8 @@
  *   channel: voice
  *   status: terminated
  *   outcome: resolved
- *   started_at: 2024-05-01T12:00:00Z
- *   ended_at: 2024-05-01T12:10:00Z
+ *   started_at: 2024-05-01T12:00:00+00:00
+ *   ended_at: 2024-05-01T12:10:00+00:00
  *   metadata: {"queue":"billing"}
  *
  *   ## Customer
@@ -22,11 +22,11 @@
  *   language: "en"
  *
  *   ## Events (4)
- *   [#1001 2024-05-01T12:00:05Z customer] My parcel has not arrived.
+ *   [#1001 2024-05-01T12:00:05+00:00 customer] My parcel has not arrived.
  *     It was due on Monday.
- *   [#1002 2024-05-01T12:00:09Z agent tool_call lookup_order call=c1] {"order":"A-17"}
- *   [#1003 2024-05-01T12:00:10Z tool tool_result lookup_order call=c1] {"status":"shipped"}
- *   [#1004 2024-05-01T12:00:12Z event transfer] {"to":"billing"}
+ *   [#1002 2024-05-01T12:00:09+00:00 agent tool_call lookup_order call=c1] {"order":"A-17"}
+ *   [#1003 2024-05-01T12:00:10+00:00 tool tool_result lookup_order call=c1] {"status":"shipped"}
+ *   [#1004 2024-05-01T12:00:12+00:00 event transfer] {"to":"billing"}
  *
  *   ## Input
  *   {"mode":"audit"}
@@ -770,7 +770,9 @@ pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **er
 	off[n] = b.len;
 
 	input_start = b.len;
-	if (input != NULL && !json_is_null(input))
+	/* no input ({} for post-hoc runs) is no section, as for the others */
+	if (input != NULL && !json_is_null(input) &&
+		!(json_is_object(input) && json_object_size(input) == 0))
 	{
 		put_section(&b, "Input");
 		pa_render_put_json(&b, input);
