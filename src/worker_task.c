@@ -524,13 +524,13 @@ pa_task_launch(PaTask *t)
 	if (!t->launch)
 		return;
 	t->launch = false;
-	/* the transfer and its response belong to the call */
 	/* the test provider's answer is already in: nothing goes on the wire */
 	if (t->call && t->call->canned)
 	{
 		t->phase = T_HTTP_DONE;
 		return;
 	}
+	/* the transfer and its response belong to the call */
 	old = MemoryContextSwitchTo(call_context(t));
 	if (t->call)
 		t->xfer = pa_http_start(t->w->loop, &t->call->hr, &t->call->resp, on_http_done, t);
