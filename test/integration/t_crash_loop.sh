@@ -27,7 +27,9 @@ done
 scenario="${scenario%,}]}"
 ms_scenario "$scenario" || echo "# scenario refused"
 
-worker_pid() { pgrep -f "procedural_agent worker for $DB" | head -1; }
+# this cluster's worker only: another cluster on the machine (a developer's)
+# may have a worker for a database of the same name
+worker_pid() { pgrep -P "$postmaster0" -f "procedural_agent worker for $DB" | head -1; }
 
 # check_batch NAME N: the runs of the batch all ended, each exactly once.
 check_batch() {
