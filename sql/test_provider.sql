@@ -83,4 +83,17 @@ SELECT pa_create_agent('tp_pattern', 'Answer.', 'tp', 'test-model',
 SELECT r->>'status' AS status, r->'error'->>'code' AS code, r->'error'->>'message' AS message
   FROM pa_invoke('tp_pattern', NULL) r;
 
+-- evidence wraps the object: its references into $defs still resolve
+-- (they move up with it); a reference to its own root is refused
+SELECT pa_create_agent('tp_refs', 'Record the lines.', 'tp', 'test-model',
+  '{"order": {"evidence": true,
+              "schema": {"$defs": {"line": {"type": "object", "required": ["sku"], "properties": {"sku": {"type": "string"}}}},
+                         "type": "object", "required": ["lines"],
+                         "properties": {"lines": {"type": "array", "items": {"$ref": "#/$defs/line"},
+                                                  "minItems": 2, "uniqueItems": true}}}}}', planning => 'none');
+SELECT r->>'status' AS status, r->'outputs' AS outputs
+  FROM pa_invoke('tp_refs', (SELECT id FROM pa.conversations WHERE external_id = 'tp-1')) r;
+SELECT expect_error($$SELECT pa_create_agent('tp_root', 'x', 'tp', 'test-model',
+  '{"a": {"evidence": true, "schema": {"type": "object", "properties": {"child": {"$ref": "#"}}}}}')$$);
+
 DROP TABLE public.tp_tickets, public.tp_calls;

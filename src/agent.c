@@ -153,11 +153,30 @@ answer(json_t *state, const char *id, const char *content, bool is_error)
 json_t *
 pa_evidence_parameters(json_t *object_schema)
 {
-	return json_pack("{s:s, s:[s, s], s:b, s:{s:O, s:{s:s, s:{s:s}, s:i}}}",
-					 "type", "object", "required", "object", "evidence",
-					 "additionalProperties", 0, "properties",
-					 "object", object_schema,
-					 "evidence", "type", "array", "items", "type", "integer", "minItems", 1);
+	static const char *const defs_keys[] = {"$defs", "definitions"};
+	json_t	   *inner = json_copy(object_schema);
+	json_t	   *wrapper = json_pack("{s:s, s:[s, s], s:b, s:{s:o, s:{s:s, s:{s:s}, s:i}}}",
+									"type", "object", "required", "object", "evidence",
+									"additionalProperties", 0, "properties",
+									"object", inner ? inner : json_object(),
+									"evidence", "type", "array", "items", "type", "integer", "minItems", 1);
+	int			i;
+
+	/*
+	 * The object's local references ("#/$defs/x") are resolved against the
+	 * document root, which is now the wrapper: its definitions move up with
+	 * them (the definition API refuses other root references with evidence).
+	 */
+	for (i = 0; wrapper && inner && i < 2; i++)
+	{
+		json_t	   *defs = json_object_get(inner, defs_keys[i]);
+
+		if (defs == NULL)
+			continue;
+		json_object_set(wrapper, defs_keys[i], defs);
+		json_object_del(inner, defs_keys[i]);
+	}
+	return wrapper;
 }
 
 static int

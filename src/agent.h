@@ -70,7 +70,9 @@ typedef enum PaSmAction
 
 /*
  * The parameters of record_<output> for an output that needs evidence:
- * {"object": <its schema>, "evidence": [event ids, at least one]}.
+ * {"object": <its schema>, "evidence": [event ids, at least one]}, with
+ * the schema's $defs / definitions moved up to the wrapper so that its
+ * "#/$defs/..." references still resolve. New reference.
  */
 extern json_t *pa_evidence_parameters(json_t *object_schema);
 

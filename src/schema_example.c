@@ -381,7 +381,7 @@ array_example(ExampleCtx *cx, json_t *s, int depth)
 }
 
 static json_t *
-object_example(ExampleCtx *cx, json_t *s, int depth)
+object_example(ExampleCtx *cx, json_t *s, int depth, int variant)
 {
 	json_t	   *obj = checked(cx, json_object());
 	json_t	   *props = json_object_get(s, "properties");
@@ -398,7 +398,8 @@ object_example(ExampleCtx *cx, json_t *s, int depth)
 	{
 		if (forbidden(sub))
 			continue;
-		if (json_object_set_new(obj, key, example(cx, sub, depth + 1, 0)) != 0)
+		/* item i of an array varies its properties: objects stay distinct */
+		if (json_object_set_new(obj, key, example(cx, sub, depth + 1, variant)) != 0)
 			cx->oom = true;
 	}
 	json_array_foreach(json_object_get(s, "required"), i, sub)
@@ -449,7 +450,7 @@ example(ExampleCtx *cx, json_t *schema, int depth, int variant)
 	{
 		type = pick_type(s);
 		if (strcmp(type, "object") == 0)
-			out = object_example(cx, s, depth);
+			out = object_example(cx, s, depth, variant);
 		else if (strcmp(type, "array") == 0)
 			out = array_example(cx, s, depth);
 		else if (strcmp(type, "string") == 0)

@@ -107,6 +107,16 @@ BEGIN
            OR jsonb_typeof(coalesce(o.value->'evidence', 'false')) <> 'boolean' THEN
             PERFORM pa._fail('22023', format('"required" and "evidence" of output "%s" must be booleans', o.key));
         END IF;
+        -- with evidence the schema is sent inside {"object": ..., "evidence": [...]}:
+        -- its root moves, so only references into $defs / definitions (moved up with it) hold
+        IF coalesce((o.value->>'evidence')::boolean, false) AND EXISTS (
+               SELECT 1 FROM jsonb_path_query(o.value->'schema', 'strict $.**."$ref"') r
+                WHERE jsonb_typeof(r) = 'string' AND r #>> '{}' LIKE '#%'
+                  AND r #>> '{}' !~ '^#/(\$defs|definitions)/') THEN
+            PERFORM pa._fail('42P17', format('schema of output "%s" refers to its own root, which evidence moves', o.key),
+                'With "evidence": true the object is recorded inside {"object": ..., "evidence": [...]}.',
+                'Put what is referred to under "$defs" and refer to it as "#/$defs/<name>".');
+        END IF;
         IF o.value ? 'description' AND jsonb_typeof(o.value->'description') <> 'string' THEN
             PERFORM pa._fail('22023', format('description of output "%s" must be a string', o.key));
         END IF;

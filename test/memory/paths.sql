@@ -19,6 +19,10 @@ SELECT pa_invoke('mem_oa', 1)->>'status' AS status;
 SELECT pa_invoke('mem_an', 1)->>'status' AS status;
 SELECT pa_invoke('mem_oa', 1, '{"q": "please-refuse"}')->>'status' AS status;
 SELECT count(*) AS tickets FROM public.tickets;
+SELECT pa_create_provider('tp', 'test', options => '{"call_tools": true}');
+SELECT pa_create_model('tp', 'test-model', 1, 1);
+SELECT pa_create_agent('mem_tp', 'Record it.', 'tp', 'test-model', '{"note": {"schema": {"$defs": {"line": {"type": "object", "required": ["sku"], "properties": {"sku": {"type": "string", "minLength": 3}}}}, "type": "object", "properties": {"lines": {"type": "array", "items": {"$ref": "#/$defs/line"}, "minItems": 2, "uniqueItems": true}, "at": {"type": "string", "format": "date-time"}, "kind": {"anyOf": [{"enum": ["a", "b"]}, {"type": "integer"}]}}}, "evidence": true}, "step": {"cardinality": "many", "schema": {"type": "object", "allOf": [{"type": "object", "properties": {"n": {"type": "number", "exclusiveMinimum": 0.5}}}]}}}', tools => '{lookup_order}', planning => 'high');
+SELECT pa_invoke('mem_tp', 1)->>'status' AS status;
 SELECT pa_invoke('nope'); -- expect an error
 SELECT pa_invoke('mem_oa', 1, '[1]'); -- expect an error
 SELECT count(*) AS violations FROM pa_validate('{"type": "object", "properties": {"a": {"type": "string", "pattern": "^[a-z]+$"}, "b": {"type": "integer", "minimum": 3}}, "required": ["a"]}', '{"a": "ABC", "b": 1}');

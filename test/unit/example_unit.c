@@ -112,6 +112,9 @@ test_examples(void)
 				 "[1,\"example\"]");
 	check_schema("{\"type\": \"array\", \"contains\": {\"const\": 7}, \"items\": {\"type\": \"integer\"}}", "[7]");
 	check_schema("{\"type\": \"array\", \"maxItems\": 0}", "[]");
+	check_schema("{\"type\": \"array\", \"minItems\": 2, \"uniqueItems\": true, \"items\": {\"type\": \"object\","
+				 "\"properties\": {\"sku\": {\"type\": \"string\"}, \"n\": {\"type\": \"integer\"}}}}",
+				 "[{\"sku\":\"example\",\"n\":1},{\"sku\":\"example 2\",\"n\":2}]");
 	check_schema("{\"type\": \"object\", \"properties\": {\"gone\": false, \"kept\": {\"type\": \"string\", \"format\": \"uuid\"}}}",
 				 "{\"kept\":\"00000000-0000-4000-8000-000000000000\"}");
 	/* a recursive reference ends; the result is still an instance */
