@@ -19,6 +19,8 @@
 #define MAX_DEPTH 32
 /* arrays and objects are kept small: an example, not a stress test */
 #define MAX_GENERATED_ITEMS 8
+/* optional properties stop here: a recursive schema's example stays small */
+#define OPTIONAL_DEPTH 4
 
 #define Max(a, b) ((a) > (b) ? (a) : (b))
 
@@ -380,6 +382,18 @@ array_example(ExampleCtx *cx, json_t *s, int depth)
 	return arr;
 }
 
+static bool
+is_required(json_t *s, const char *key)
+{
+	size_t		i;
+	json_t	   *name;
+
+	json_array_foreach(json_object_get(s, "required"), i, name)
+		if (json_is_string(name) && strcmp(json_string_value(name), key) == 0)
+		return true;
+	return false;
+}
+
 static json_t *
 object_example(ExampleCtx *cx, json_t *s, int depth, int variant)
 {
@@ -397,6 +411,9 @@ object_example(ExampleCtx *cx, json_t *s, int depth, int variant)
 	json_object_foreach(props, key, sub)
 	{
 		if (forbidden(sub))
+			continue;
+		/* deep down (a recursive schema), the required properties only */
+		if (depth >= OPTIONAL_DEPTH && !is_required(s, key))
 			continue;
 		/* item i of an array varies its properties: objects stay distinct */
 		if (json_object_set_new(obj, key, example(cx, sub, depth + 1, variant)) != 0)

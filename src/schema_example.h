@@ -11,8 +11,10 @@
  *   $ref within the document ("#", "#/$defs/x", any JSON pointer);
  *   allOf merged into one schema; anyOf/oneOf: its first branch merged
  *   with the rest of the schema; then by type (the first non-null type
- *   listed, or the one the keywords imply): an object with every property
- *   (required ones without a property schema as strings) and
+ *   listed; untyped: an object): an object with every property (from 4
+ *   levels of nesting down, the required ones only, so that a recursive
+ *   schema's example stays small; required ones without a property schema
+ *   as strings) and
  *   minProperties met when additionalProperties allows; an array of
  *   max(minItems, 1) items (fewer if maxItems says so), prefixItems first,
  *   distinct items under uniqueItems, an item for "contains" first; a

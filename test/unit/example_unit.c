@@ -118,7 +118,8 @@ test_examples(void)
 	check_schema("{\"type\": \"object\", \"properties\": {\"gone\": false, \"kept\": {\"type\": \"string\", \"format\": \"uuid\"}}}",
 				 "{\"kept\":\"00000000-0000-4000-8000-000000000000\"}");
 	/* a recursive reference ends; the result is still an instance */
-	check_schema("{\"type\": \"object\", \"properties\": {\"child\": {\"$ref\": \"#\"}}}", NULL);
+	check_schema("{\"type\": \"object\", \"properties\": {\"child\": {\"$ref\": \"#\"}}}",
+				 "{\"child\":{\"child\":{\"child\":{\"child\":{}}}}}");
 }
 
 /* ---------- the test model's turns ---------- */
