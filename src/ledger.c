@@ -22,13 +22,24 @@ jsonb_datum(json_t *value)
 }
 
 int64
-pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
-				const char *origin, Jsonb *input, Oid owner, Oid requested_by,
-				int64 parent_run_id)
+pa_ledger_reserve_run_id(void)
 {
-	Oid			types[8] = {INT8OID, INT4OID, INT8OID, TEXTOID, JSONBOID, OIDOID, OIDOID, INT8OID};
-	Datum		values[8];
-	char		nulls[9] = "        ";
+	bool		isnull;
+
+	return DatumGetInt64(pa_sql_value(pa_extension_owner(),
+									  "SELECT nextval('pa.runs_id_seq'::regclass)",
+									  0, NULL, NULL, NULL, &isnull));
+}
+
+void
+pa_ledger_start(int64 run_id, int64 agent_id, int32 version, int64 conversation_id,
+				const char *origin, Jsonb *input, Oid owner, Oid requested_by,
+				int64 parent_run_id, TimestampTz started_at)
+{
+	Oid			types[10] = {INT8OID, INT4OID, INT8OID, TEXTOID, JSONBOID, OIDOID, OIDOID, INT8OID,
+	INT8OID, TIMESTAMPTZOID};
+	Datum		values[10];
+	char		nulls[11] = "          ";
 	bool		isnull;
 
 	values[0] = Int64GetDatum(agent_id);
@@ -43,12 +54,15 @@ pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
 	values[7] = Int64GetDatum(parent_run_id);
 	if (parent_run_id <= 0)
 		nulls[7] = 'n';
-	return DatumGetInt64(pa_sql_value(pa_extension_owner(),
-									  "INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, input, "
-									  "  status, attempts, owner, requested_by, started_at, parent_run_id) "
-									  "VALUES ($1, $2, $3, $4, $5, 'running', 1, $6::regrole, $7::regrole, clock_timestamp(), $8) "
-									  "RETURNING id",
-									  8, types, values, nulls, &isnull));
+	values[8] = Int64GetDatum(run_id);
+	values[9] = TimestampTzGetDatum(started_at);
+	(void) pa_sql_value(pa_extension_owner(),
+						"INSERT INTO pa.runs (id, agent_id, agent_version, conversation_id, origin, input, "
+						"  status, attempts, owner, requested_by, started_at, parent_run_id) "
+						"OVERRIDING SYSTEM VALUE "
+						"VALUES ($9, $1, $2, $3, $4, $5, 'running', 1, $6::regrole, $7::regrole, $10, $8) "
+						"RETURNING id",
+						10, types, values, nulls, &isnull);
 }
 
 /* Where pa_ledger_step puts its rows instead of inserting them; NULL: insert now. */
@@ -359,6 +373,72 @@ pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int leas
 						 Int32GetDatum(lease_owner), PointerGetDatum(ids)},
 					 NULL, &isnull);
 	return pa_jsonb_to_json(DatumGetJsonbP(d));
+}
+
+#define FINISH_NEW_RUN \
+	"WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(id bigint, status text, plan text, " \
+	"             result jsonb, error jsonb, steps integer, usage jsonb, cost float8, " \
+	"             last_invalid jsonb, agent_id bigint, agent_version integer, conversation_id bigint, " \
+	"             origin text, input jsonb, owner oid, requested_by oid, started_at float8, " \
+	"             parent_run_id bigint)), " \
+	"u AS (INSERT INTO pa.runs (id, agent_id, agent_version, conversation_id, origin, input, status, " \
+	"        attempts, owner, requested_by, started_at, parent_run_id, plan, result, error_code, " \
+	"        error_message, error_detail, steps, input_tokens, output_tokens, cached_tokens, " \
+	"        reasoning_tokens, cost_usd, finished_at) OVERRIDING SYSTEM VALUE " \
+	"      SELECT f.id, f.agent_id, f.agent_version, f.conversation_id, f.origin, f.input, f.status, 1, " \
+	"        f.owner::regrole, f.requested_by::regrole, to_timestamp(f.started_at), f.parent_run_id, " \
+	"        f.plan, f.result, f.error->>'code', f.error->>'message', " \
+	"        CASE WHEN f.error IS NULL AND f.last_invalid IS NULL THEN NULL " \
+	"          ELSE jsonb_strip_nulls(jsonb_build_object('detail', f.error->'detail', " \
+	"                                                    'last_invalid', f.last_invalid)) END, " \
+	"        f.steps, (f.usage->>'input_tokens')::bigint, (f.usage->>'output_tokens')::bigint, " \
+	"        (f.usage->>'cached_tokens')::bigint, (f.usage->>'reasoning_tokens')::bigint, f.cost, " \
+	"        clock_timestamp() " \
+	"      FROM f RETURNING id, agent_id, agent_version, conversation_id)"
+
+void
+pa_ledger_add_start(json_t *finish, int64 agent_id, int32 version, int64 conversation_id,
+					const char *origin, Jsonb *input, Oid owner, Oid requested_by,
+					int64 parent_run_id, TimestampTz started_at)
+{
+	json_object_set_new(finish, "agent_id", json_integer((json_int_t) agent_id));
+	json_object_set_new(finish, "agent_version", json_integer(version));
+	if (conversation_id >= 0)
+		json_object_set_new(finish, "conversation_id", json_integer((json_int_t) conversation_id));
+	json_object_set_new(finish, "origin", json_string(origin));
+	json_object_set_new(finish, "input", pa_jsonb_to_json(input));
+	json_object_set_new(finish, "owner", json_integer((json_int_t) owner));
+	json_object_set_new(finish, "requested_by", json_integer((json_int_t) requested_by));
+	json_object_set_new(finish, "started_at",
+						json_real((double) started_at / USECS_PER_SEC +
+								  (double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY));
+	if (parent_run_id > 0)
+		json_object_set_new(finish, "parent_run_id", json_integer((json_int_t) parent_run_id));
+}
+
+void
+pa_ledger_finish_new(json_t *finish, json_t *outputs, json_t *steps)
+{
+	static char *texts[4];
+	bool		with_outputs = json_array_size(outputs) > 0;
+	bool		with_steps = json_array_size(steps) > 0;
+	int			k = (with_outputs ? 2 : 0) + (with_steps ? 1 : 0);
+	json_t	   *finishes = json_pack("[O]", finish);
+	json_t	   *none = json_array();
+	bool		isnull;
+
+	if (texts[k] == NULL)
+		texts[k] = MemoryContextStrdup(TopMemoryContext,
+									   psprintf("%s%s%s %s", FINISH_NEW_RUN,
+												with_outputs ? ", " FINISH_OUTPUTS : "",
+												with_steps ? ", " FINISH_STEPS : "",
+												FINISH_RESULT));
+	(void) pa_sql_value(pa_extension_owner(), texts[k], 3, (Oid[]) {JSONBOID, JSONBOID, JSONBOID},
+						(Datum[]) {jsonb_datum(finishes), jsonb_datum(with_outputs ? outputs : none),
+							jsonb_datum(with_steps ? steps : none)},
+						NULL, &isnull);
+	json_decref(finishes);
+	json_decref(none);
 }
 
 /* One run's end (outputs, steps: NULL for none); see pa_ledger_finish_many. */

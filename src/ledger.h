@@ -8,9 +8,17 @@
 
 #include "model.h"
 
-extern int64 pa_ledger_start(int64 agent_id, int32 version, int64 conversation_id,
-							 const char *origin, Jsonb *input, Oid owner, Oid requested_by,
-							 int64 parent_run_id);
+/*
+ * pa_invoke's runs (and their nested runs) are invisible to other sessions
+ * until the caller commits, so their row is written once, with their end
+ * (pa_ledger_finish_new): the id is reserved first. A run whose outputs
+ * go beyond the ledger (result tables, memory) gets its row written first,
+ * as running, then ended like a worker's (pa_ledger_start, pa_ledger_finish).
+ */
+extern int64 pa_ledger_reserve_run_id(void);
+extern void pa_ledger_start(int64 run_id, int64 agent_id, int32 version, int64 conversation_id,
+							const char *origin, Jsonb *input, Oid owner, Oid requested_by,
+							int64 parent_run_id, TimestampTz started_at);
 /*
  * A step of a run (status 'error' when error is not NULL). Inserted at once,
  * or appended to pa_ledger_deferred_steps while that is set (the worker
@@ -39,6 +47,15 @@ extern json_t *pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *
 /* One run's end; outputs, steps NULL for none. ERROR when its lease was lost. */
 extern void pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, json_t *steps,
 							 int lease_owner);
+/*
+ * A run's row written with its end, outputs and steps, in one statement:
+ * finish is pa_ledger_finish_row's with the start fields added
+ * (pa_ledger_add_start).
+ */
+extern void pa_ledger_finish_new(json_t *finish, json_t *outputs, json_t *steps);
+extern void pa_ledger_add_start(json_t *finish, int64 agent_id, int32 version, int64 conversation_id,
+								const char *origin, Jsonb *input, Oid owner, Oid requested_by,
+								int64 parent_run_id, TimestampTz started_at);
 /* ERROR: the run's lease went to another attempt */
 extern void pa_lost_lease(int64 run_id);
 

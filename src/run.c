@@ -249,6 +249,19 @@ run_tools(RunContext *rc, json_t *state)
  * nothing when it succeeded, then its ledger row and its deliveries;
  * returns the result.
  */
+/* A run of pa_invoke's whose row is not written yet: written now, as running. */
+static void
+write_unwritten_row(RunContext *rc)
+{
+	const PaRunRequest *r = rc->unwritten;
+
+	if (r == NULL)
+		return;
+	pa_ledger_start(rc->run_id, rc->agent_id, rc->version, r->conversation_id, r->origin,
+					r->input, rc->owner, rc->requested_by, r->parent_run_id, rc->started_at);
+	rc->unwritten = NULL;
+}
+
 json_t *
 pa_run_finish(RunContext *rc, json_t *state)
 {
@@ -263,7 +276,11 @@ pa_run_finish(RunContext *rc, json_t *state)
 	else
 	{
 		OutputsWrite w = {rc, state, rc->conversation_id};
-		char	   *failure = pa_in_subtransaction(write_outputs, &w);
+		char	   *failure;
+
+		/* result tables and memory refer to the run: its row first */
+		write_unwritten_row(rc);
+		failure = pa_in_subtransaction(write_outputs, &w);
 
 		/* e.g. a value its result-table column refuses: the run fails, recorded */
 		if (failure)
@@ -273,7 +290,17 @@ pa_run_finish(RunContext *rc, json_t *state)
 	result = run_result(rc, state, rc->run_id);
 	finish = pa_ledger_finish_row(rc->run_id, state, result, &rc->usage, rc->cost);
 	/* the step rows waiting (pa_ledger_deferred_steps) go with it */
-	pa_ledger_finish(rc->run_id, finish, rows, pa_ledger_deferred_steps, rc->lease_owner);
+	if (rc->unwritten)
+	{
+		const PaRunRequest *r = rc->unwritten;
+
+		pa_ledger_add_start(finish, rc->agent_id, rc->version, r->conversation_id, r->origin,
+							r->input, rc->owner, rc->requested_by, r->parent_run_id, rc->started_at);
+		pa_ledger_finish_new(finish, rows, pa_ledger_deferred_steps);
+		rc->unwritten = NULL;
+	}
+	else
+		pa_ledger_finish(rc->run_id, finish, rows, pa_ledger_deferred_steps, rc->lease_owner);
 	if (pa_ledger_deferred_steps)
 		json_array_clear(pa_ledger_deferred_steps);
 	json_decref(finish);
@@ -364,8 +391,11 @@ pa_run_agent(const PaRunRequest *rreq)
 		context = pa_run_load_context(GetUserId(), rreq->conversation_id, rreq->input);
 
 		transcript = pa_run_prepare(&rc, context);
-		rc.run_id = pa_ledger_start(rc.agent_id, rc.version, rreq->conversation_id, rreq->origin,
-									rreq->input, rc.owner, GetUserId(), rreq->parent_run_id);
+		/* its row is written with its end (ledger.h) */
+		rc.run_id = pa_ledger_reserve_run_id();
+		rc.unwritten = rreq;
+		rc.started_at = GetCurrentTimestamp();
+		rc.requested_by = GetUserId();
 		state = pa_sm_start(&rc.spec, transcript);
 
 		while ((action = pa_sm_next(&rc.spec, state, &req)) != PA_SM_DONE)

@@ -36,6 +36,10 @@ typedef struct RunContext
 	long long  *event_ids;		/* the conversation's event ids, ascending */
 	const char *agent_name;
 	int			lease_owner;	/* the worker's pid; 0 in pa_invoke */
+	/* pa_invoke's runs: the request whose row is not written yet (ledger.h) */
+	const struct PaRunRequest *unwritten;
+	TimestampTz started_at;
+	Oid			requested_by;
 } RunContext;
 
 /* What to run, from pa_invoke or from an agent tool (nested run). */

@@ -280,7 +280,8 @@ CREATE TABLE pa.runs (
     agent_id         bigint NOT NULL,
     agent_version    integer NOT NULL,
     conversation_id  bigint,
-    parent_run_id    bigint REFERENCES pa.runs ON DELETE SET NULL,
+    -- deferred: pa_invoke writes a run's row with its end, after its nested runs'
+    parent_run_id    bigint REFERENCES pa.runs ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED,
     origin           text NOT NULL CHECK (origin IN ('invoke', 'trigger', 'enqueue', 'schedule', 'backfill', 'agent_tool')),
     input            jsonb NOT NULL DEFAULT '{}',
     status           text NOT NULL DEFAULT 'queued'
