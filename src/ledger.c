@@ -284,23 +284,44 @@ pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result, const PaUsage 
 	return row;
 }
 
+/* A run's outcome: the finish rows' columns, and the values they give the run. */
+#define FINISH_COLUMNS \
+	"id bigint, status text, plan text, result jsonb, error jsonb, steps integer, usage jsonb, " \
+	"cost float8, last_invalid jsonb"
+#define FINISH_ERROR_DETAIL \
+	"CASE WHEN f.error IS NULL AND f.last_invalid IS NULL THEN NULL " \
+	"  ELSE jsonb_strip_nulls(jsonb_build_object('detail', f.error->'detail', " \
+	"                                            'last_invalid', f.last_invalid)) END"
+#define FINISH_TOKEN(kind) "(f.usage->>'" kind "')::bigint"
 #define FINISH_RUNS \
-	"WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(id bigint, status text, plan text, " \
-	"             result jsonb, error jsonb, steps integer, usage jsonb, cost float8, " \
-	"             last_invalid jsonb)), " \
+	"WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(" FINISH_COLUMNS ")), " \
 	"u AS (UPDATE pa.runs r SET status = f.status, plan = f.plan, result = f.result, " \
 	"        error_code = f.error->>'code', error_message = f.error->>'message', " \
-	"        error_detail = CASE WHEN f.error IS NULL AND f.last_invalid IS NULL THEN NULL " \
-	"          ELSE jsonb_strip_nulls(jsonb_build_object('detail', f.error->'detail', " \
-	"                                                    'last_invalid', f.last_invalid)) END, " \
-	"        steps = f.steps, input_tokens = (f.usage->>'input_tokens')::bigint, " \
-	"        output_tokens = (f.usage->>'output_tokens')::bigint, " \
-	"        cached_tokens = (f.usage->>'cached_tokens')::bigint, " \
-	"        reasoning_tokens = (f.usage->>'reasoning_tokens')::bigint, cost_usd = f.cost, " \
+	"        error_detail = " FINISH_ERROR_DETAIL ", " \
+	"        steps = f.steps, input_tokens = " FINISH_TOKEN("input_tokens") ", " \
+	"        output_tokens = " FINISH_TOKEN("output_tokens") ", " \
+	"        cached_tokens = " FINISH_TOKEN("cached_tokens") ", " \
+	"        reasoning_tokens = " FINISH_TOKEN("reasoning_tokens") ", cost_usd = f.cost, " \
 	"        finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL " \
 	"      FROM f WHERE %s AND r.id = f.id " \
 	"        AND ($4 = 0 OR (r.lease_owner = $4 AND r.status = 'running')) " \
 	"      RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id)"
+/* pa_ledger_finish_new: the run's row inserted with its end (the finish row carries its start) */
+#define FINISH_NEW_RUN \
+	"WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(" FINISH_COLUMNS ", " \
+	"             agent_id bigint, agent_version integer, conversation_id bigint, origin text, " \
+	"             input jsonb, owner oid, requested_by oid, started_at float8, parent_run_id bigint)), " \
+	"u AS (INSERT INTO pa.runs (id, agent_id, agent_version, conversation_id, origin, input, status, " \
+	"        attempts, owner, requested_by, started_at, parent_run_id, plan, result, error_code, " \
+	"        error_message, error_detail, steps, input_tokens, output_tokens, cached_tokens, " \
+	"        reasoning_tokens, cost_usd, finished_at) OVERRIDING SYSTEM VALUE " \
+	"      SELECT f.id, f.agent_id, f.agent_version, f.conversation_id, f.origin, f.input, f.status, 1, " \
+	"        f.owner::regrole, f.requested_by::regrole, to_timestamp(f.started_at), f.parent_run_id, " \
+	"        f.plan, f.result, f.error->>'code', f.error->>'message', " FINISH_ERROR_DETAIL ", " \
+	"        f.steps, " FINISH_TOKEN("input_tokens") ", " FINISH_TOKEN("output_tokens") ", " \
+	"        " FINISH_TOKEN("cached_tokens") ", " FINISH_TOKEN("reasoning_tokens") ", f.cost, " \
+	"        clock_timestamp() " \
+	"      FROM f RETURNING id, agent_id, agent_version, conversation_id)"
 #define FINISH_OUTPUTS \
 	"o AS (INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, " \
 	"        name, ordinal, value, evidence) " \
@@ -317,21 +338,30 @@ pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result, const PaUsage 
 #define FINISH_RESULT "SELECT coalesce(jsonb_agg(id), '[]') FROM u"
 
 /*
- * The text of the statement ending runs, one of eight fixed texts (each
- * prepared once): the CTEs with nothing to insert are left out, and one
- * run is found by plain key equality, a plan no table size can turn into a
- * scan (a plan kept from when pa.runs was nearly empty could hash-join a
- * sequential scan of it for the array form until the next ANALYZE).
+ * The text of the statement ending runs, one of twelve fixed texts (each
+ * prepared once): the CTEs with nothing to insert are left out; one run is
+ * found by plain key equality, a plan no table size can turn into a scan (a
+ * plan kept from when pa.runs was nearly empty could hash-join a
+ * sequential scan of it for the array form until the next ANALYZE); or
+ * one run's row is inserted with its end (pa_ledger_finish_new).
  */
-static const char *
-finish_sql(bool one, bool with_outputs, bool with_steps)
+typedef enum FinishForm
 {
-	static char *texts[8];
-	int			k = (one ? 4 : 0) + (with_outputs ? 2 : 0) + (with_steps ? 1 : 0);
+	FINISH_MANY,
+	FINISH_ONE,
+	FINISH_NEW
+} FinishForm;
+
+static const char *
+finish_sql(FinishForm form, bool with_outputs, bool with_steps)
+{
+	static char *texts[12];
+	int			k = form * 4 + (with_outputs ? 2 : 0) + (with_steps ? 1 : 0);
 
 	if (texts[k] == NULL)
 	{
-		char	   *runs = psprintf(FINISH_RUNS, one ? "r.id = ($5)[1]" : "r.id = ANY ($5)");
+		char	   *runs = form == FINISH_NEW ? pstrdup(FINISH_NEW_RUN) :
+			psprintf(FINISH_RUNS, form == FINISH_ONE ? "r.id = ($5)[1]" : "r.id = ANY ($5)");
 
 		texts[k] = MemoryContextStrdup(TopMemoryContext,
 									   psprintf("%s%s%s %s", runs,
@@ -365,8 +395,8 @@ pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int leas
 	json_array_foreach(finishes, i, f)
 		elems[i] = Int64GetDatum((int64) json_integer_value(json_object_get(f, "id")));
 	ids = construct_array(elems, (int) json_array_size(finishes), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	sql = finish_sql(json_array_size(finishes) == 1, json_array_size(outputs) > 0,
-					 json_array_size(steps) > 0);
+	sql = finish_sql(json_array_size(finishes) == 1 ? FINISH_ONE : FINISH_MANY,
+					 json_array_size(outputs) > 0, json_array_size(steps) > 0);
 	d = pa_sql_value(pa_extension_owner(), sql,
 					 5, (Oid[]) {JSONBOID, JSONBOID, JSONBOID, INT4OID, INT8ARRAYOID},
 					 (Datum[]) {jsonb_datum(finishes), jsonb_datum(outputs), jsonb_datum(steps),
@@ -374,27 +404,6 @@ pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int leas
 					 NULL, &isnull);
 	return pa_jsonb_to_json(DatumGetJsonbP(d));
 }
-
-#define FINISH_NEW_RUN \
-	"WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(id bigint, status text, plan text, " \
-	"             result jsonb, error jsonb, steps integer, usage jsonb, cost float8, " \
-	"             last_invalid jsonb, agent_id bigint, agent_version integer, conversation_id bigint, " \
-	"             origin text, input jsonb, owner oid, requested_by oid, started_at float8, " \
-	"             parent_run_id bigint)), " \
-	"u AS (INSERT INTO pa.runs (id, agent_id, agent_version, conversation_id, origin, input, status, " \
-	"        attempts, owner, requested_by, started_at, parent_run_id, plan, result, error_code, " \
-	"        error_message, error_detail, steps, input_tokens, output_tokens, cached_tokens, " \
-	"        reasoning_tokens, cost_usd, finished_at) OVERRIDING SYSTEM VALUE " \
-	"      SELECT f.id, f.agent_id, f.agent_version, f.conversation_id, f.origin, f.input, f.status, 1, " \
-	"        f.owner::regrole, f.requested_by::regrole, to_timestamp(f.started_at), f.parent_run_id, " \
-	"        f.plan, f.result, f.error->>'code', f.error->>'message', " \
-	"        CASE WHEN f.error IS NULL AND f.last_invalid IS NULL THEN NULL " \
-	"          ELSE jsonb_strip_nulls(jsonb_build_object('detail', f.error->'detail', " \
-	"                                                    'last_invalid', f.last_invalid)) END, " \
-	"        f.steps, (f.usage->>'input_tokens')::bigint, (f.usage->>'output_tokens')::bigint, " \
-	"        (f.usage->>'cached_tokens')::bigint, (f.usage->>'reasoning_tokens')::bigint, f.cost, " \
-	"        clock_timestamp() " \
-	"      FROM f RETURNING id, agent_id, agent_version, conversation_id)"
 
 void
 pa_ledger_add_start(json_t *finish, int64 agent_id, int32 version, int64 conversation_id,
@@ -419,21 +428,14 @@ pa_ledger_add_start(json_t *finish, int64 agent_id, int32 version, int64 convers
 void
 pa_ledger_finish_new(json_t *finish, json_t *outputs, json_t *steps)
 {
-	static char *texts[4];
 	bool		with_outputs = json_array_size(outputs) > 0;
 	bool		with_steps = json_array_size(steps) > 0;
-	int			k = (with_outputs ? 2 : 0) + (with_steps ? 1 : 0);
 	json_t	   *finishes = json_pack("[O]", finish);
 	json_t	   *none = json_array();
 	bool		isnull;
 
-	if (texts[k] == NULL)
-		texts[k] = MemoryContextStrdup(TopMemoryContext,
-									   psprintf("%s%s%s %s", FINISH_NEW_RUN,
-												with_outputs ? ", " FINISH_OUTPUTS : "",
-												with_steps ? ", " FINISH_STEPS : "",
-												FINISH_RESULT));
-	(void) pa_sql_value(pa_extension_owner(), texts[k], 3, (Oid[]) {JSONBOID, JSONBOID, JSONBOID},
+	(void) pa_sql_value(pa_extension_owner(), finish_sql(FINISH_NEW, with_outputs, with_steps),
+						3, (Oid[]) {JSONBOID, JSONBOID, JSONBOID},
 						(Datum[]) {jsonb_datum(finishes), jsonb_datum(with_outputs ? outputs : none),
 							jsonb_datum(with_steps ? steps : none)},
 						NULL, &isnull);

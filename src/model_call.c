@@ -155,6 +155,22 @@ should_stream(const PaModelRequest *req)
 	return req->max_output_tokens >= pa_stream_min_output_tokens || req->thinking_budget > 0;
 }
 
+/* A call of either kind: what the ledger and the step machine need of it. */
+static PaModelCall *
+new_call(RunContext *rc, const PaModelRequest *req)
+{
+	PaModelCall *c = palloc0(sizeof(PaModelCall));
+
+	c->rc = rc;
+	c->stream = req->stream;
+	c->plan = req->tools == NULL;
+	c->model = pstrdup(req->model);
+	c->summary = json_pack("{s:s, s:i, s:I, s:b}", "model", req->model,
+						   "messages", (int) json_array_size(req->messages),
+						   "tools", (json_int_t) json_array_size(req->tools), "stream", c->stream);
+	return c;
+}
+
 /*
  * Provider kind test: the answer is made here, from the request; nothing
  * goes on the wire, the rest of the call (usage, cost, the step row, the
@@ -187,15 +203,9 @@ test_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req)
 		pa_sm_fail(state, "request_error", pa_take_string(err), NULL);
 		return NULL;
 	}
-	c = palloc0(sizeof(PaModelCall));
-	c->rc = rc;
+	c = new_call(rc, req);
 	c->canned = answer;
-	c->plan = req->tools == NULL;
-	c->model = pstrdup(req->model);
 	c->provider_timeout = 600000;
-	c->summary = json_pack("{s:s, s:i, s:I, s:b}", "model", req->model,
-						   "messages", (int) json_array_size(req->messages),
-						   "tools", (json_int_t) json_array_size(req->tools), "stream", false);
 	return c;
 }
 
@@ -229,13 +239,9 @@ pa_model_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req)
 		free(body);
 		return NULL;
 	}
-	c = palloc0(sizeof(PaModelCall));
-	c->rc = rc;
+	c = new_call(rc, req);
 	c->body = pstrdup(body);
 	free(body);
-	c->stream = req->stream;
-	c->plan = req->tools == NULL;
-	c->model = pstrdup(req->model);
 	c->max_retries = json_is_integer(json_object_get(options, "max_retries")) ?
 		(int) json_integer_value(json_object_get(options, "max_retries")) : 2;
 	c->provider_timeout = json_is_integer(json_object_get(options, "timeout_ms")) ?
@@ -246,10 +252,6 @@ pa_model_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req)
 	c->hr.connect_timeout_ms = json_is_integer(json_object_get(options, "connect_timeout_ms")) ?
 		(long) json_integer_value(json_object_get(options, "connect_timeout_ms")) : 10000;
 	c->hr.max_response_bytes = (size_t) pa_max_response_bytes;
-	c->summary = json_pack("{s:s, s:i, s:I, s:b}", "model", req->model,
-						   "messages", (int) json_array_size(req->messages),
-						   "tools", (json_int_t) json_array_size(req->tools), "stream", c->stream);
-
 	PG_TRY();
 	{
 		const char *hname;
