@@ -83,6 +83,11 @@ SELECT pa_create_agent('tp_pattern', 'Answer.', 'tp', 'test-model',
 SELECT r->>'status' AS status, r->'error'->>'code' AS code, r->'error'->>'message' AS message
   FROM pa_invoke('tp_pattern', NULL) r;
 
+-- the cost ceiling holds for test models too (their usage is priced like any model's)
+SELECT pa_create_agent('tp_ceiling', 'Answer.', 'tp', 'test-model',
+  '{"a": {"schema": {"type": "object"}}}', planning => 'none', max_cost_usd => 0.000001);
+SELECT r->>'status' AS status, r->'error'->>'code' AS code FROM pa_invoke('tp_ceiling', NULL) r;
+
 -- evidence wraps the object: its references into $defs still resolve
 -- (they move up with it); a reference to its own root is refused
 SELECT pa_create_agent('tp_refs', 'Record the lines.', 'tp', 'test-model',

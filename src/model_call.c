@@ -186,17 +186,21 @@ test_call_prepare(RunContext *rc, json_t *state, PaModelRequest *req)
 	PaModelCall *c;
 
 	req->stream = false;
-	body = json_dumps(req->messages, JSON_COMPACT);
-	if (body == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory building a request for the test provider")));
-	if (!within_cost_ceiling(rc, state, req, body))
+	/* the messages stand for the body, serialised only when a ceiling needs them */
+	if (json_is_number(json_object_get(rc->def, "max_cost_usd")))
 	{
+		bool		within;
+
+		body = json_dumps(req->messages, JSON_COMPACT);
+		if (body == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory building a request for the test provider")));
+		within = within_cost_ceiling(rc, state, req, body);
 		free(body);
-		return NULL;
+		if (!within)
+			return NULL;
 	}
-	free(body);
 	answer = pa_test_respond(req, json_is_true(json_object_get(options, "call_tools")), &err);
 	if (answer == NULL)
 	{
