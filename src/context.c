@@ -151,10 +151,11 @@ pa_run_load_contexts(Oid reader, const int64 *ids, int n)
 		elems[i] = Int64GetDatum(ids[i]);
 	PG_TRY();
 	{
-		pa_sql_rows(reader, n == 1 ? sql_one : sql_many, 1, (Oid[]) {INT8ARRAYOID},
-					(Datum[]) {PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL,
-															   TYPALIGN_DOUBLE))},
-					NULL, context_row, (void *) by_id);
+		pa_sql_rows_by_index(reader, n == 1 ? sql_one : sql_many, 1, (Oid[]) {INT8ARRAYOID},
+							 (Datum[]) {PointerGetDatum(construct_array(elems, n, INT8OID, 8,
+																		FLOAT8PASSBYVAL,
+																		TYPALIGN_DOUBLE))},
+							 NULL, context_row, (void *) by_id);
 	}
 	PG_CATCH();
 	{

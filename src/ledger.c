@@ -397,11 +397,11 @@ pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int leas
 	ids = construct_array(elems, (int) json_array_size(finishes), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	sql = finish_sql(json_array_size(finishes) == 1 ? FINISH_ONE : FINISH_MANY,
 					 json_array_size(outputs) > 0, json_array_size(steps) > 0);
-	d = pa_sql_value(pa_extension_owner(), sql,
-					 5, (Oid[]) {JSONBOID, JSONBOID, JSONBOID, INT4OID, INT8ARRAYOID},
-					 (Datum[]) {jsonb_datum(finishes), jsonb_datum(outputs), jsonb_datum(steps),
-						 Int32GetDatum(lease_owner), PointerGetDatum(ids)},
-					 NULL, &isnull);
+	d = pa_sql_value_by_index(pa_extension_owner(), sql,
+							  5, (Oid[]) {JSONBOID, JSONBOID, JSONBOID, INT4OID, INT8ARRAYOID},
+							  (Datum[]) {jsonb_datum(finishes), jsonb_datum(outputs), jsonb_datum(steps),
+								  Int32GetDatum(lease_owner), PointerGetDatum(ids)},
+							  NULL, &isnull);
 	return pa_jsonb_to_json(DatumGetJsonbP(d));
 }
 

@@ -83,22 +83,44 @@ typedef struct RowSink
 	void	   *arg;
 } RowSink;
 
+/* How sql_run runs a statement. */
+#define SQL_PIN_PATH	0x01	/* search_path = PA_PINNED_PATH, plan kept */
+#define SQL_BY_INDEX	0x02	/* planned without seq scans, bitmap scans, sorts */
+
+/* Set a planner or path setting until AtEOXact_GUC(nest). */
 static void
-sql_run(Oid role, bool pin_path, const char *sql, int nargs, Oid *argtypes,
+set_for_statement(const char *name, const char *value)
+{
+	(void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+static void
+sql_run(Oid role, int flags, const char *sql, int nargs, Oid *argtypes,
 		Datum *values, const char *nulls, long max_rows, RowSink *sink)
 {
 	SPIPlanPtr	plan = NULL;
 	PaRoleSwitch save;
 	int			rc;
 	int			nest = 0;
+	bool		pin_path = (flags & SQL_PIN_PATH) != 0;
 	uint64		i;
 
 	/* nothing to set when the session's path is that already */
 	if (pin_path && strcmp(namespace_search_path, PA_PINNED_PATH) != 0)
 	{
 		nest = NewGUCNestLevel();
-		(void) set_config_option("search_path", PA_PINNED_PATH, PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_for_statement("search_path", PA_PINNED_PATH);
+	}
+	if (flags & SQL_BY_INDEX)
+	{
+		if (nest == 0)
+			nest = NewGUCNestLevel();
+		set_for_statement("enable_seqscan", "off");
+		set_for_statement("enable_bitmapscan", "off");
+		set_for_statement("enable_sort", "off");
+		/* a disabled path's cost would otherwise make it JIT-compile each time */
+		set_for_statement("jit", "off");
 	}
 	pa_become_role(role, false, &save);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -142,35 +164,42 @@ sql_run(Oid role, bool pin_path, const char *sql, int nargs, Oid *argtypes,
 }
 
 static Datum
-sql_value(Oid role, bool pin_path, const char *sql, int nargs, Oid *argtypes,
+sql_value(Oid role, int flags, const char *sql, int nargs, Oid *argtypes,
 		  Datum *values, const char *nulls, bool *isnull)
 {
 	RowSink		sink = {CurrentMemoryContext, isnull};
 
 	*isnull = true;
-	sql_run(role, pin_path, sql, nargs, argtypes, values, nulls, 1, &sink);
+	sql_run(role, flags, sql, nargs, argtypes, values, nulls, 1, &sink);
 	return sink.first;
 }
 
 void
-pa_sql_rows(Oid role, const char *sql, int nargs, Oid *argtypes,
-			Datum *values, const char *nulls, PaSqlRowFn row_fn, void *arg)
+pa_sql_rows_by_index(Oid role, const char *sql, int nargs, Oid *argtypes,
+					 Datum *values, const char *nulls, PaSqlRowFn row_fn, void *arg)
 {
 	RowSink		sink = {CurrentMemoryContext, NULL, (Datum) 0, row_fn, arg};
 
-	sql_run(role, true, sql, nargs, argtypes, values, nulls, 0, &sink);
+	sql_run(role, SQL_PIN_PATH | SQL_BY_INDEX, sql, nargs, argtypes, values, nulls, 0, &sink);
 }
 
 Datum
 pa_sql_value(Oid role, const char *sql, int nargs, Oid *argtypes,
 			 Datum *values, const char *nulls, bool *isnull)
 {
-	return sql_value(role, true, sql, nargs, argtypes, values, nulls, isnull);
+	return sql_value(role, SQL_PIN_PATH, sql, nargs, argtypes, values, nulls, isnull);
+}
+
+Datum
+pa_sql_value_by_index(Oid role, const char *sql, int nargs, Oid *argtypes,
+					  Datum *values, const char *nulls, bool *isnull)
+{
+	return sql_value(role, SQL_PIN_PATH | SQL_BY_INDEX, sql, nargs, argtypes, values, nulls, isnull);
 }
 
 Datum
 pa_sql_value_user_path(Oid role, const char *sql, int nargs, Oid *argtypes,
 					   Datum *values, const char *nulls, bool *isnull)
 {
-	return sql_value(role, false, sql, nargs, argtypes, values, nulls, isnull);
+	return sql_value(role, 0, sql, nargs, argtypes, values, nulls, isnull);
 }

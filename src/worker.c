@@ -235,20 +235,50 @@ apply_retention(void)
 						NULL, &isnull);
 }
 
+/*
+ * The termination inbox into runs: one per enabled agent whose released
+ * version listens for the outcome (dedup key terminated:<conversation>,
+ * so once per agent and conversation). At most EXPAND_BATCH terminations
+ * a statement: the first runs start while the rest of a large burst waits,
+ * and the database's other workers expand the next rows meanwhile (rows
+ * another worker is expanding are skipped). A prepared plan, by index: it
+ * was planned while the inbox was empty, and a plan that filters a scan
+ * of the inbox by each taken row's ctid (quadratic) looked cheapest then.
+ */
+#define EXPAND_BATCH 1000
+
 static void
 expand_fn(void *arg)
 {
 	bool		isnull;
-	Datum		d = pa_sql_value(pa_extension_owner(), "SELECT pa._expand_terminations()",
-								 0, NULL, NULL, NULL, &isnull);
+	Datum		d;
 
+	d = pa_sql_value_by_index(pa_extension_owner(),
+					 "WITH t AS (DELETE FROM pa.terminations "
+					 "            WHERE ctid = ANY (ARRAY(SELECT ctid FROM pa.terminations "
+					 "                                     LIMIT $1 FOR UPDATE SKIP LOCKED)) "
+					 "            RETURNING conversation_id, outcome, requested_by), "
+					 "r AS (INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, owner, "
+					 "                           requested_by, dedup_key) "
+					 "      SELECT a.id, a.released_version, t.conversation_id, 'trigger', a.owner, "
+					 "             t.requested_by, 'terminated:' || t.conversation_id "
+					 "        FROM t "
+					 "        JOIN pa.agents a ON a.enabled AND a.dropped_at IS NULL "
+					 "                        AND a.released_version IS NOT NULL "
+					 "        JOIN pa.agent_versions v ON v.agent_id = a.id AND v.version = a.released_version "
+					 "       WHERE v.trigger_outcomes IS NOT NULL "
+					 "         AND ('*' = ANY (v.trigger_outcomes) OR t.outcome = ANY (v.trigger_outcomes)) "
+					 "      ON CONFLICT (agent_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING) "
+					 "SELECT count(*)::integer FROM t",
+					 1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(EXPAND_BATCH)}, NULL, &isnull);
 	*(int *) arg = isnull ? 0 : DatumGetInt32(d);
 }
 
 /*
- * The termination inbox into runs (see 07_queue.sql); returns how many
- * runs. In a subtransaction: should it fail (say, an extension whose SQL
- * is older than this library), queued runs are still served.
+ * Returns how many terminations were taken from the inbox (a full batch:
+ * there may be more). In a subtransaction: should it fail
+ * (say, an extension whose tables are older than this library), queued
+ * runs are still served.
  */
 static int
 expand_terminations(void)
@@ -277,7 +307,7 @@ claim(int n)
 	json_t	   *row;
 	int			got;
 
-	d = pa_sql_value(pa_extension_owner(),
+	d = pa_sql_value_by_index(pa_extension_owner(),
 					 "WITH c AS (SELECT id FROM pa.runs WHERE status = 'queued' AND run_after <= clock_timestamp() "
 					 "           ORDER BY priority DESC, run_after, id LIMIT $1 FOR UPDATE SKIP LOCKED), "
 					 "u AS (UPDATE pa.runs r SET status = 'running', lease_owner = $2, "
@@ -717,10 +747,18 @@ worker_loop(void)
 				int			want = Min(capacity, CLAIM_BATCH);
 				int			got;
 
-				/* terminations committed since: their runs first */
+				/*
+				 * Terminations committed since: their runs first. The
+				 * database's other workers are woken at commit: they found
+				 * the inbox locked or the runs not yet committed, and would
+				 * otherwise sleep up to a second with runs waiting.
+				 */
 				pa_worker_begin_xact();
 				if (expand_terminations() > 0)
+				{
 					CommandCounterIncrement();
+					pa_wake_worker_at_commit();
+				}
 				got = claim(want);
 				pa_worker_commit_xact();
 				claimed_total += got;

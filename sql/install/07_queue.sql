@@ -66,8 +66,8 @@ END $$;
 ------------------------------------------------------------------------
 -- Termination trigger. The terminating transaction pays for one row in an
 -- inbox (no index) and a wake-up at commit, nothing more; the worker then
--- turns the inbox into runs in batches: one per enabled agent whose
--- released version listens for the outcome (dedup key
+-- turns the inbox into runs in batches (expand_fn in src/worker.c): one per
+-- enabled agent whose released version listens for the outcome (dedup key
 -- terminated:<conversation>, so once per agent and conversation). A
 -- rollback leaves no inbox row. The optional condition is evaluated when
 -- the run starts, as the agent's owner (false: the run ends "skipped").
@@ -97,26 +97,6 @@ CREATE TRIGGER conversations_terminated
     AFTER INSERT OR UPDATE OF status ON pa.conversations
     FOR EACH ROW WHEN (NEW.status = 'terminated')
     EXECUTE FUNCTION pa._enqueue_on_termination();
-
--- What the worker runs: the whole inbox into runs, in one statement.
--- Rows another worker of the database is expanding are left to it.
-CREATE FUNCTION pa._expand_terminations() RETURNS integer
-LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
-    WITH t AS (DELETE FROM pa.terminations
-                WHERE ctid = ANY (ARRAY(SELECT ctid FROM pa.terminations FOR UPDATE SKIP LOCKED))
-                RETURNING conversation_id, outcome, requested_by),
-    r AS (INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, owner, requested_by, dedup_key)
-          SELECT a.id, a.released_version, t.conversation_id, 'trigger', a.owner, t.requested_by,
-                 'terminated:' || t.conversation_id
-            FROM t
-            JOIN pa.agents a ON a.enabled AND a.dropped_at IS NULL AND a.released_version IS NOT NULL
-            JOIN pa.agent_versions v ON v.agent_id = a.id AND v.version = a.released_version
-           WHERE v.trigger_outcomes IS NOT NULL
-             AND ('*' = ANY (v.trigger_outcomes) OR t.outcome = ANY (v.trigger_outcomes))
-          ON CONFLICT (agent_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
-          RETURNING 1)
-    SELECT count(*)::integer FROM r
-$$;
 
 ------------------------------------------------------------------------
 -- pa_enqueue / pa_wait / pa_cancel
@@ -379,7 +359,7 @@ COMMENT ON VIEW pa.recent_errors IS 'Failed runs of the last 24 hours, newest fi
 
 REVOKE ALL ON FUNCTION pa._wake(), pa._runnable_agent(regrole, text), pa._run_version(pa.agents, integer),
     pa._check_input(pa.agents, integer, jsonb),
-    pa._enqueue_on_termination(), pa._expand_terminations(), pa._pa_enqueue(regrole, text, bigint, jsonb, integer, integer, timestamptz, text, integer),
+    pa._enqueue_on_termination(), pa._pa_enqueue(regrole, text, bigint, jsonb, integer, integer, timestamptz, text, integer),
     pa._pa_cancel(regrole, bigint),
     pa._pa_backfill(regrole, text, timestamptz, timestamptz, bigint[], integer, boolean, jsonb, integer)
     FROM PUBLIC;
