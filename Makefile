@@ -39,6 +39,7 @@ OBJS = \
 	src/prompt.o \
 	src/tools.o \
 	src/ledger.o \
+	src/run_compiled.o \
 	src/run_setup.o \
 	src/builtin_tools.o \
 	src/model_call.o \

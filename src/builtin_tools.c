@@ -22,22 +22,63 @@
 /* Events one read_events call returns at most. */
 #define READ_EVENTS_MAX 200
 
+/*
+ * A built-in tool's parameters, parsed and compiled once per backend (they
+ * are fixed texts): the schema offered to the model and the compiled one.
+ */
+typedef struct BuiltinSchema
+{
+	const char *name;
+	json_t	   *schema;
+	PaSchema   *compiled;
+} BuiltinSchema;
+
+static BuiltinSchema builtin_schemas[PA_MAX_BUILTIN_TOOLS];
+
+static BuiltinSchema *
+builtin_schema(const char *name, const char *parameters)
+{
+	int			i;
+
+	for (i = 0; i < PA_MAX_BUILTIN_TOOLS && builtin_schemas[i].name; i++)
+		if (strcmp(builtin_schemas[i].name, name) == 0)
+			return &builtin_schemas[i];
+	if (i == PA_MAX_BUILTIN_TOOLS)
+		elog(ERROR, "too many built-in tools");
+	{
+		json_error_t jerr;
+		json_t	   *schema = json_loads(parameters, 0, &jerr);
+
+		if (schema == NULL)
+			elog(ERROR, "built-in tool %s has an invalid schema: %s", name, jerr.text);
+		PG_TRY();
+		{
+			builtin_schemas[i].compiled = pa_schema_compile_owned(schema, name);
+		}
+		PG_CATCH();
+		{
+			json_decref(schema);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		builtin_schemas[i].schema = schema;
+		builtin_schemas[i].name = name;
+	}
+	return &builtin_schemas[i];
+}
+
 static void
 offer(RunContext *rc, const char *name, const char *description, const char *parameters)
 {
-	json_error_t jerr;
-	json_t	   *schema = json_loads(parameters, 0, &jerr);
+	BuiltinSchema *b = builtin_schema(name, parameters);
 	PaUserTool *t = &rc->user_tools[rc->spec.n_user_tools++];
 
-	if (schema == NULL)
-		elog(ERROR, "built-in tool %s has an invalid schema: %s", name, jerr.text);
 	t->name = name;
-	t->parameters = pa_schema_compile_owned(schema, name);
-	rc->schemas[rc->n_schemas++] = (PaSchema *) t->parameters;
+	t->parameters = b->compiled;
 	rc->spec.user_tools = rc->user_tools;
 	json_object_set_new(rc->tool_defs, name, json_pack("{s:s, s:s}", "name", name, "kind", "builtin"));
-	json_array_append_new(rc->spec.tools, json_pack("{s:s, s:s, s:o}", "name", name,
-													"description", description, "parameters", schema));
+	json_array_append_new(rc->spec.tools, json_pack("{s:s, s:s, s:O}", "name", name,
+													"description", description, "parameters", b->schema));
 }
 
 void

@@ -41,29 +41,6 @@ static const char *const event_keys[] = {"id", "seq", "occurred_at", "kind", "ro
 
 #define N_EVENT_KEYS (sizeof(event_keys) / sizeof(event_keys[0]))
 
-static json_t *
-column_json(Datum d, Oid type)
-{
-	switch (type)
-	{
-		case INT8OID:
-			return json_integer((json_int_t) DatumGetInt64(d));
-		case INT4OID:
-			return json_integer((json_int_t) DatumGetInt32(d));
-		case TIMESTAMPTZOID:
-			/* as to_jsonb() writes it */
-			return json_string(JsonEncodeDateTime(NULL, d, TIMESTAMPTZOID, NULL));
-		case JSONBOID:
-			return pa_jsonb_to_json(DatumGetJsonbP(d));
-		default:
-			{
-				text	   *t = DatumGetTextPP(d);
-
-				return pa_text_to_json(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-			}
-	}
-}
-
 /* One row: its conversation's head the first time, then its event if any. */
 static void
 context_row(HeapTuple tuple, TupleDesc desc, void *arg)
@@ -93,7 +70,7 @@ context_row(HeapTuple tuple, TupleDesc desc, void *arg)
 	{
 		d = SPI_getbinval(tuple, desc, k + 3, &isnull);
 		json_object_set_new(event, event_keys[k],
-							isnull ? json_null() : column_json(d, TupleDescAttr(desc, k + 2)->atttypid));
+							isnull ? json_null() : pa_datum_to_json(d, TupleDescAttr(desc, k + 2)->atttypid));
 	}
 	json_array_append_new(json_object_get(context, "events"), event);
 }

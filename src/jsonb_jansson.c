@@ -9,7 +9,11 @@
  */
 #include "pg_prelude.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
 #include "jsonb_jansson.h"
@@ -188,10 +192,9 @@ number_to_numeric(json_t *value)
 	Numeric		n;
 
 	if (json_is_integer(value))
-		text = psprintf(INT64_FORMAT, (int64) json_integer_value(value));
-	else
-		text = DatumGetCString(DirectFunctionCall1(float8out,
-												   Float8GetDatum(json_real_value(value))));
+		return int64_to_numeric((int64) json_integer_value(value));
+	text = DatumGetCString(DirectFunctionCall1(float8out,
+											   Float8GetDatum(json_real_value(value))));
 	n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
 											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 	pfree(text);
@@ -283,4 +286,61 @@ pa_json_to_jsonb(json_t *value)
 	JsonbParseState *state = NULL;
 
 	return JsonbValueToJsonb(push_value(&state, WJB_ELEM, value));
+}
+
+json_t *
+pa_datum_to_json(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT8OID:
+			return json_integer((json_int_t) DatumGetInt64(d));
+		case INT4OID:
+			return json_integer((json_int_t) DatumGetInt32(d));
+		case INT2OID:
+			return json_integer((json_int_t) DatumGetInt16(d));
+		case BOOLOID:
+			return json_boolean(DatumGetBool(d));
+		case TIMESTAMPTZOID:
+			/* as to_jsonb() writes it */
+			return json_string(JsonEncodeDateTime(NULL, d, TIMESTAMPTZOID, NULL));
+		case JSONBOID:
+			return pa_jsonb_to_json(DatumGetJsonbP(d));
+		case TEXTOID:
+			{
+				text	   *t = DatumGetTextPP(d);
+
+				return pa_text_to_json(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			}
+		default:
+			{
+				Oid			out;
+				bool		varlena;
+				char	   *s;
+
+				getTypeOutputInfo(type, &out, &varlena);
+				s = OidOutputFunctionCall(out, d);
+				return pa_text_to_json(s, (int) strlen(s));
+			}
+	}
+}
+
+json_t *
+pa_tuple_to_json(HeapTuple tuple, TupleDesc desc)
+{
+	json_t	   *row = json_object();
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		isnull;
+		Datum		d;
+
+		if (att->attisdropped)
+			continue;
+		d = heap_getattr(tuple, i + 1, desc, &isnull);
+		json_object_set_new(row, NameStr(att->attname), isnull ? json_null() : pa_datum_to_json(d, att->atttypid));
+	}
+	return row;
 }

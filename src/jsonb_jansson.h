@@ -10,6 +10,13 @@
 extern json_t *pa_jsonb_to_json(Jsonb *jb);
 /* text in the server encoding -> a JSON string (UTF-8) */
 extern json_t *pa_text_to_json(const char *s, int len);
+/*
+ * A column's value (int2/4/8, bool, timestamptz as to_jsonb writes it,
+ * jsonb; anything else through its text form); a row as an object of its
+ * columns (NULL: JSON null). New references.
+ */
+extern json_t *pa_datum_to_json(Datum d, Oid type);
+extern json_t *pa_tuple_to_json(HeapTuple tuple, TupleDesc desc);
 /* palloc'd jsonb of a jansson value (any type, including scalars). */
 extern Jsonb *pa_json_to_jsonb(json_t *value);
 

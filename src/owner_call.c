@@ -49,27 +49,32 @@ static char *caller_search_path = NULL;
 /*
  * The extension's owner, looked up once per transaction (the worker runs
  * many statements in one; the owner cannot change under a transaction
- * that has read it without a lock conflict worth caring about).
+ * that has read it without a lock conflict worth caring about), or, in
+ * the worker, once per turn of its loop (pa_extension_owner_forget): it
+ * runs several transactions a turn, and each lookup is an index scan of
+ * pg_extension (a few per cent of a run when every transaction paid it).
  */
+static LocalTransactionId owner_lxid = InvalidLocalTransactionId;
+static bool owner_pinned = false;	/* valid until forgotten, whatever the transaction */
+static Oid	owner_oid = InvalidOid;
+
 Oid
 pa_extension_owner(void)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static Oid	cached_owner = InvalidOid;
-	Oid			ext;
 	Relation	rel;
 	SysScanDesc scan;
 	ScanKeyData key;
 	HeapTuple	tup;
 	Oid			owner = InvalidOid;
 
-	if (cached_lxid == MyProc->lxid && cached_lxid != InvalidLocalTransactionId)
-		return cached_owner;
-	ext = get_extension_oid("procedural_agent", false);
+	if (OidIsValid(owner_oid) &&
+		(owner_pinned || (owner_lxid == MyProc->lxid && owner_lxid != InvalidLocalTransactionId)))
+		return owner_oid;
+	/* one scan by name: the row has the owner */
 	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(ext));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("procedural_agent"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
 		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
@@ -77,10 +82,24 @@ pa_extension_owner(void)
 	table_close(rel, AccessShareLock);
 
 	if (!OidIsValid(owner))
-		elog(ERROR, "could not find the owner of extension procedural_agent");
-	cached_owner = owner;
-	cached_lxid = MyProc->lxid;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"procedural_agent\" does not exist")));
+	owner_oid = owner;
+	owner_lxid = MyProc->lxid;
 	return owner;
+}
+
+/*
+ * The worker, at the top of each turn of its loop: look the owner up again
+ * at its next use, then keep it for the rest of the turn (pin true) or
+ * only for that transaction (pin false, what backends do).
+ */
+void
+pa_extension_owner_forget(bool pin)
+{
+	owner_oid = InvalidOid;
+	owner_pinned = pin;
 }
 
 /*

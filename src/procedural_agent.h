@@ -42,6 +42,7 @@ typedef struct PaRoleSwitch
 } PaRoleSwitch;
 
 extern Oid	pa_extension_owner(void);
+extern void pa_extension_owner_forget(bool pin);
 /* Run as role until pa_restore_role; restricted: no SET ROLE, no temp tables. */
 extern void pa_become_role(Oid role, bool restricted, PaRoleSwitch *save);
 extern void pa_restore_role(const PaRoleSwitch *save);

@@ -411,12 +411,9 @@ pa_run_agent(const PaRunRequest *rreq)
 	}
 	PG_FINALLY();
 	{
-		int			i;
-
 		pa_ledger_deferred_steps = outer_steps;
 		json_decref(steps);
-		for (i = 0; i < rc.n_schemas; i++)
-			pa_schema_free(rc.schemas[i]);
+		pa_compiled_def_release(rc.compiled);
 		json_decref(state);
 		json_decref(context);
 		json_decref(rc.def);

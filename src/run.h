@@ -23,8 +23,8 @@ typedef struct RunContext
 	PaOutputType *outputs;
 	PaUserTool *user_tools;
 	json_t	   *tool_defs;		/* name -> tool definition */
-	PaSchema  **schemas;		/* owned, freed at the end */
-	int			n_schemas;
+	uint64		def_generation; /* the definitions generation def was loaded under */
+	struct PaCompiledDef *compiled; /* its outputs' and tools' schemas (run_compiled.c) */
 	TimestampTz deadline;
 	PaUsage		usage;
 	double		cost;
@@ -55,6 +55,13 @@ typedef struct PaRunRequest
 	int			depth;			/* 0 for a top-level run */
 	long		timeout_ms;		/* 0 = the agent's own timeout */
 } PaRunRequest;
+
+/* run_compiled.c: schemas compiled once per definition, shared by its runs */
+typedef struct PaCompiledDef PaCompiledDef;
+extern PaCompiledDef *pa_compiled_def_get(RunContext *rc, uint64 generation);
+extern void pa_compiled_def_release(PaCompiledDef *cd);
+extern const PaSchema *pa_compiled_output(PaCompiledDef *cd, const char *name, json_t **parameters);
+extern const PaSchema *pa_compiled_tool(PaCompiledDef *cd, const char *name);
 
 /* run.c */
 extern json_t *pa_run_agent(const PaRunRequest *req);

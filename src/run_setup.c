@@ -16,15 +16,6 @@
 #include "worker.h"
 
 
-static PaSchema *
-own_schema(RunContext *rc, json_t *schema, const char *what)
-{
-	PaSchema   *s = pa_schema_compile_owned(schema, what);
-
-	rc->schemas[rc->n_schemas++] = s;
-	return s;
-}
-
 /*
  * What a backend loaded of an agent version (the agent's row, provider,
  * model, outputs, tools, key), kept while no definition changed: every
@@ -79,6 +70,7 @@ static void
 cache_use(DefCacheSlot *c, RunContext *rc)
 {
 	rc->def = json_incref(c->def);
+	rc->def_generation = c->generation;
 	rc->kind = json_string_value(json_object_get(json_object_get(rc->def, "provider"), "kind"));
 	rc->api_key = c->api_key ? pstrdup(c->api_key) : NULL;
 }
@@ -247,6 +239,7 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 			rc->api_key = v ? pstrdup(v) : NULL;
 		}
 	}
+	rc->def_generation = generation;
 	cache_store(rc, generation);
 }
 
@@ -274,8 +267,7 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 	char	   *text;
 	PaAgentSpec *s = &rc->spec;
 
-	/* room for the built-in tools too (builtin_tools.c) */
-	rc->schemas = palloc0(sizeof(PaSchema *) * (json_object_size(outputs) + json_array_size(tools) + PA_MAX_BUILTIN_TOOLS + 1));
+	rc->compiled = pa_compiled_def_get(rc, rc->def_generation);
 	rc->outputs = palloc0(sizeof(PaOutputType) * (json_object_size(outputs) + 1));
 	rc->user_tools = palloc0(sizeof(PaUserTool) * (json_array_size(tools) + PA_MAX_BUILTIN_TOOLS + 1));
 	rc->tool_defs = json_object();
@@ -291,17 +283,12 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 									"Its arguments are the object itself.");
 		json_t	   *parameters;
 
-		/* With evidence, the object travels beside the ids it rests on. */
-		if (evidence)
-			parameters = pa_evidence_parameters(json_object_get(o, "schema"));
-		else
-			parameters = json_incref(json_object_get(o, "schema"));
 		rc->outputs[n].name = name;
-		rc->outputs[n].schema = own_schema(rc, parameters, psprintf("output \"%s\"", name));
+		rc->outputs[n].schema = pa_compiled_output(rc->compiled, name, &parameters);
 		rc->outputs[n].many = strcmp(json_string_value(json_object_get(o, "cardinality")), "many") == 0;
 		rc->outputs[n].required = json_is_true(json_object_get(o, "required"));
 		rc->outputs[n].evidence = evidence;
-		json_array_append_new(offered, json_pack("{s:s, s:s, s:o}",
+		json_array_append_new(offered, json_pack("{s:s, s:s, s:O}",
 												 "name", psprintf("record_%s", name),
 												 "description", desc,
 												 "parameters", parameters));
@@ -316,8 +303,7 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 		const char *tname = json_string_value(json_object_get(o, "name"));
 
 		rc->user_tools[n].name = tname;
-		rc->user_tools[n].parameters = own_schema(rc, json_object_get(o, "parameters"),
-												  psprintf("parameters of tool \"%s\"", tname));
+		rc->user_tools[n].parameters = pa_compiled_tool(rc->compiled, tname);
 		json_object_set(rc->tool_defs, tname, o);
 		json_array_append_new(offered, json_pack("{s:s, s:s, s:O}", "name", tname,
 												 "description", json_string_value(json_object_get(o, "description")),

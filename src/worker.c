@@ -296,43 +296,38 @@ expand_terminations(void)
 	return n;
 }
 
+/* A claimed run's row: a task for it. */
+static void
+claimed_row(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	json_t	   *row = pa_tuple_to_json(tuple, desc);
+	PaTask	   *t = pa_task_new(&worker, row);
+
+	if (json_is_true(json_object_get(row, "cancel_requested")))
+		pa_task_cancel(t);
+	json_decref(row);
+	(*(int *) arg)++;
+}
+
 /* Claim up to n queued runs; returns how many. */
 static int
 claim(int n)
 {
-	bool		isnull;
-	Datum		d;
-	json_t	   *rows;
-	size_t		i;
-	json_t	   *row;
-	int			got;
+	int			got = 0;
 
-	d = pa_sql_value_by_index(pa_extension_owner(),
-					 "WITH c AS (SELECT id FROM pa.runs WHERE status = 'queued' AND run_after <= clock_timestamp() "
-					 "           ORDER BY priority DESC, run_after, id LIMIT $1 FOR UPDATE SKIP LOCKED), "
-					 "u AS (UPDATE pa.runs r SET status = 'running', lease_owner = $2, "
-					 "        lease_expires_at = clock_timestamp() + make_interval(secs => $3), "
-					 "        attempts = r.attempts + 1, started_at = coalesce(r.started_at, clock_timestamp()) "
-					 "      FROM c WHERE r.id = c.id "
-					 "      RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id, r.origin, r.input, "
-					 "                r.checkpoint, r.depth, r.parent_run_id, r.cancel_requested, "
-					 "                r.owner::oid::bigint AS owner_oid) "
-					 "SELECT jsonb_agg(to_jsonb(u)) FROM u",
-					 3, (Oid[]) {INT4OID, INT4OID, INT4OID},
-					 (Datum[]) {Int32GetDatum(n), Int32GetDatum(worker.pid), Int32GetDatum(pa_lease_seconds)},
-					 NULL, &isnull);
-	if (isnull)
-		return 0;
-	rows = pa_jsonb_to_json(DatumGetJsonbP(d));
-	got = (int) json_array_size(rows);
-	json_array_foreach(rows, i, row)
-	{
-		PaTask	   *t = pa_task_new(&worker, row);
-
-		if (json_is_true(json_object_get(row, "cancel_requested")))
-			pa_task_cancel(t);
-	}
-	json_decref(rows);
+	pa_sql_rows_by_index(pa_extension_owner(),
+						 "WITH c AS (SELECT id FROM pa.runs WHERE status = 'queued' AND run_after <= clock_timestamp() "
+						 "           ORDER BY priority DESC, run_after, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+						 "UPDATE pa.runs r SET status = 'running', lease_owner = $2, "
+						 "  lease_expires_at = clock_timestamp() + make_interval(secs => $3), "
+						 "  attempts = r.attempts + 1, started_at = coalesce(r.started_at, clock_timestamp()) "
+						 "FROM c WHERE r.id = c.id "
+						 "RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id, r.origin, r.input, "
+						 "          r.checkpoint, r.depth, r.parent_run_id, r.cancel_requested, "
+						 "          r.owner::oid::bigint AS owner_oid",
+						 3, (Oid[]) {INT4OID, INT4OID, INT4OID},
+						 (Datum[]) {Int32GetDatum(n), Int32GetDatum(worker.pid), Int32GetDatum(pa_lease_seconds)},
+						 NULL, claimed_row, &got);
 	return got;
 }
 
@@ -676,6 +671,7 @@ worker_loop(void)
 		long		timeout;
 
 		CHECK_FOR_INTERRUPTS();
+		pa_extension_owner_forget(true);	/* looked up once this turn */
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

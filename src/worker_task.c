@@ -259,7 +259,6 @@ pa_task_free(PaTask *t)
 {
 	PaWorker   *w = t->w;
 	PaTask	  **pp;
-	int			i;
 
 	if (t->xfer)
 		pa_http_abandon(w->loop, t->xfer);
@@ -272,8 +271,7 @@ pa_task_free(PaTask *t)
 			w->n_tasks--;
 			break;
 		}
-	for (i = 0; i < t->rc.n_schemas; i++)
-		pa_schema_free(t->rc.schemas[i]);
+	pa_compiled_def_release(t->rc.compiled);
 	json_decref(t->state);
 	json_decref(t->context);
 	json_decref(t->claimed);
