@@ -30,6 +30,7 @@ OBJS = \
 	src/retry.o \
 	src/sql.o \
 	src/agent.o \
+	src/json_dump.o \
 	src/model.o \
 	src/provider_openai.o \
 	src/provider_anthropic.o \

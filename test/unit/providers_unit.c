@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_dump.h"
 #include "model.h"
 
 #include "unit_check.h"
@@ -946,6 +947,76 @@ cli(int argc, char **argv)
 	return rc;
 }
 
+/* ---------- json_dump.c: json_dumps' compact text, byte for byte ---------- */
+
+static void
+check_dump_same(json_t *v, const char *what)
+{
+	char	   *ours = pa_json_dump(v);
+	char	   *theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	char		name[200];
+
+	snprintf(name, sizeof(name), "pa_json_dump = json_dumps: %s", what);
+	CHECK(ours && theirs && strcmp(ours, theirs) == 0, name);
+	if (ours && theirs && strcmp(ours, theirs) != 0)
+		fprintf(stderr, "  ours:   %s\n  theirs: %s\n", ours, theirs);
+	free(ours);
+	free(theirs);
+}
+
+static void
+test_json_dump(void)
+{
+	static const char *docs[] = {
+		"{}", "[]", "\"\"", "0", "-1", "9223372036854775807", "-9223372036854775808",
+		"0.1", "1.5", "-0.0", "1e300", "1e-300", "123456789012345678901234567890.0", "2.5e-5",
+		"3.0", "1e22", "true", "false", "null",
+		"{\"a\": 1, \"b\": [1, 2.25, \"x\"], \"c\": {\"d\": null}}",
+		"\"quote \\\" backslash \\\\ slash / tab \\t nl \\n cr \\r bs \\b ff \\f\"",
+		"\"controls \\u0001 \\u001f \\u007f del\"",
+		"\"unicode \u00e9 \u4e2d \\ud83d\\ude00 \\u2028\"",
+		"{\"k\\n\\\"ey\": \"v\", \"z\": [], \"a\": {}}",
+		"[[[[[]]]], {\"x\": [true, false, null, 0, -0.5]}]",
+	};
+	size_t		i;
+	json_t	   *big = json_array();
+
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+	{
+		json_error_t err;
+		json_t	   *v = json_loads(docs[i], JSON_DECODE_ANY, &err);
+
+		if (v == NULL)
+		{
+			CHECK(0, docs[i]);
+			continue;
+		}
+		check_dump_same(v, docs[i]);
+		json_array_append_new(big, v);
+	}
+	/* reals across magnitudes, and every byte value in a string */
+	for (i = 0; i < 400; i++)
+	{
+		double		x = (i % 2 ? -1.0 : 1.0) * (double) (i * 7919 % 1000 + 1) / 7.0;
+		int			k;
+
+		for (k = 0; k < (int) (i % 40); k++)
+			x *= (i % 3 == 0) ? 1e-3 : 1e3;
+		json_array_append_new(big, json_real(x));
+	}
+	{
+		char		bytes[128];
+
+		for (i = 0; i < 127; i++)
+			bytes[i] = (char) (i + 1);
+		bytes[127] = '\0';
+		json_array_append_new(big, json_string(bytes));
+	}
+	check_dump_same(big, "400 reals, every ASCII byte, the documents above in one array");
+	json_decref(big);
+	CHECK(pa_json_dump(NULL) == NULL, "pa_json_dump(NULL) is NULL");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -962,6 +1033,7 @@ main(int argc, char **argv)
 	test_parse_openai();
 	test_parse_anthropic();
 	test_error_messages();
+	test_json_dump();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
