@@ -12,6 +12,7 @@
  */
 #include "pg_prelude.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
@@ -41,37 +42,41 @@ static const char *const event_keys[] = {"id", "seq", "occurred_at", "kind", "ro
 
 #define N_EVENT_KEYS (sizeof(event_keys) / sizeof(event_keys[0]))
 
-/* One row: its conversation's head the first time, then its event if any. */
+/*
+ * One row: its conversation's head the first time, then its event if any.
+ * The row is deformed once (column by column, each later column was found
+ * by walking the ones before it); an event's NULL columns are left out, as
+ * the renderer reads a missing key as null (fewer keys to insert: most
+ * events have no name, tool call id or payload).
+ */
 static void
 context_row(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	json_t	   *by_id = (json_t *) arg;
-	bool		isnull;
-	Datum		d;
+	Datum		values[3 + N_EVENT_KEYS];
+	bool		nulls[3 + N_EVENT_KEYS];
 	char		key[32];
 	json_t	   *context;
 	json_t	   *event;
 	int			k;
 
-	d = SPI_getbinval(tuple, desc, 1, &isnull);
-	snprintf(key, sizeof(key), "%lld", (long long) DatumGetInt64(d));
+	Assert(desc->natts == 2 + (int) N_EVENT_KEYS);
+	heap_deform_tuple(tuple, desc, values, nulls);
+	snprintf(key, sizeof(key), "%lld", (long long) DatumGetInt64(values[0]));
 	context = json_object_get(by_id, key);
 	if (context == NULL)
 	{
-		context = pa_jsonb_to_json(DatumGetJsonbP(SPI_getbinval(tuple, desc, 2, &isnull)));
+		context = pa_jsonb_to_json(DatumGetJsonbP(values[1]));
 		json_object_set_new(context, "events", json_array());
 		json_object_set_new(by_id, key, context);
 	}
-	(void) SPI_getbinval(tuple, desc, 3, &isnull);
-	if (isnull)
+	if (nulls[2])
 		return;					/* no events: the one row of the outer join */
 	event = json_object();
 	for (k = 0; k < (int) N_EVENT_KEYS; k++)
-	{
-		d = SPI_getbinval(tuple, desc, k + 3, &isnull);
-		json_object_set_new(event, event_keys[k],
-							isnull ? json_null() : pa_datum_to_json(d, TupleDescAttr(desc, k + 2)->atttypid));
-	}
+		if (!nulls[k + 2])
+			json_object_set_new(event, event_keys[k],
+								pa_datum_to_json(values[k + 2], TupleDescAttr(desc, k + 2)->atttypid));
 	json_array_append_new(json_object_get(context, "events"), event);
 }
 
