@@ -17,6 +17,7 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 
 #include "jsonb_jansson.h"
 #include "procedural_agent.h"
@@ -45,9 +46,10 @@ static const char *const event_keys[] = {"id", "seq", "occurred_at", "kind", "ro
 /*
  * One row: its conversation's head the first time, then its event if any.
  * The row is deformed once (column by column, each later column was found
- * by walking the ones before it); an event's NULL columns are left out, as
- * the renderer reads a missing key as null (fewer keys to insert: most
- * events have no name, tool call id or payload).
+ * by walking the ones before it); an event's NULL columns and empty payload
+ * are left out, as the renderer reads a missing key as null and prints no
+ * empty object (fewer keys to insert: most events have no name, tool call
+ * id or payload).
  */
 static void
 context_row(HeapTuple tuple, TupleDesc desc, void *arg)
@@ -74,9 +76,17 @@ context_row(HeapTuple tuple, TupleDesc desc, void *arg)
 		return;					/* no events: the one row of the outer join */
 	event = json_object();
 	for (k = 0; k < (int) N_EVENT_KEYS; k++)
-		if (!nulls[k + 2])
-			json_object_set_new(event, event_keys[k],
-								pa_datum_to_json(values[k + 2], TupleDescAttr(desc, k + 2)->atttypid));
+	{
+		Oid			type = TupleDescAttr(desc, k + 2)->atttypid;
+
+		if (nulls[k + 2])
+			continue;
+		/* an empty payload renders as nothing, like a missing one */
+		if (type == JSONBOID && JB_ROOT_IS_OBJECT(DatumGetJsonbP(values[k + 2])) &&
+			JB_ROOT_COUNT(DatumGetJsonbP(values[k + 2])) == 0)
+			continue;
+		json_object_set_new(event, event_keys[k], pa_datum_to_json(values[k + 2], type));
+	}
 	json_array_append_new(json_object_get(context, "events"), event);
 }
 

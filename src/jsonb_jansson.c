@@ -49,12 +49,21 @@ numeric_to_json(Numeric num)
 	return result;
 }
 
-/* jansson holds UTF-8 only: convert from a non-UTF8 server encoding. */
+/*
+ * jansson holds UTF-8 only: convert from a non-UTF8 server encoding. In a
+ * UTF8 database the server has already verified the text (and text holds
+ * no NUL), so jansson's own check of every byte is skipped.
+ */
 json_t *
 pa_text_to_json(const char *s, int len)
 {
-	char	   *utf8 = pg_server_to_any(s, len, PG_UTF8);
-	json_t	   *j = json_stringn(utf8, utf8 == s ? (size_t) len : strlen(utf8));
+	char	   *utf8;
+	json_t	   *j;
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return json_stringn_nocheck(s, (size_t) len);
+	utf8 = pg_server_to_any(s, len, PG_UTF8);
+	j = json_stringn(utf8, utf8 == s ? (size_t) len : strlen(utf8));
 
 	if (j == NULL)
 		ereport(ERROR,
