@@ -254,23 +254,23 @@ expand_fn(void *arg)
 	Datum		d;
 
 	d = pa_sql_value_by_index(pa_extension_owner(),
-					 "WITH t AS (DELETE FROM pa.terminations "
-					 "            WHERE ctid = ANY (ARRAY(SELECT ctid FROM pa.terminations "
-					 "                                     LIMIT $1 FOR UPDATE SKIP LOCKED)) "
-					 "            RETURNING conversation_id, outcome, requested_by), "
-					 "r AS (INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, owner, "
-					 "                           requested_by, dedup_key) "
-					 "      SELECT a.id, a.released_version, t.conversation_id, 'trigger', a.owner, "
-					 "             t.requested_by, 'terminated:' || t.conversation_id "
-					 "        FROM t "
-					 "        JOIN pa.agents a ON a.enabled AND a.dropped_at IS NULL "
-					 "                        AND a.released_version IS NOT NULL "
-					 "        JOIN pa.agent_versions v ON v.agent_id = a.id AND v.version = a.released_version "
-					 "       WHERE v.trigger_outcomes IS NOT NULL "
-					 "         AND ('*' = ANY (v.trigger_outcomes) OR t.outcome = ANY (v.trigger_outcomes)) "
-					 "      ON CONFLICT (agent_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING) "
-					 "SELECT count(*)::integer FROM t",
-					 1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(EXPAND_BATCH)}, NULL, &isnull);
+							  "WITH t AS (DELETE FROM pa.terminations "
+							  "            WHERE ctid = ANY (ARRAY(SELECT ctid FROM pa.terminations "
+							  "                                     LIMIT $1 FOR UPDATE SKIP LOCKED)) "
+							  "            RETURNING conversation_id, outcome, requested_by), "
+							  "r AS (INSERT INTO pa.runs (agent_id, agent_version, conversation_id, origin, owner, "
+							  "                           requested_by, dedup_key) "
+							  "      SELECT a.id, a.released_version, t.conversation_id, 'trigger', a.owner, "
+							  "             t.requested_by, 'terminated:' || t.conversation_id "
+							  "        FROM t "
+							  "        JOIN pa.agents a ON a.enabled AND a.dropped_at IS NULL "
+							  "                        AND a.released_version IS NOT NULL "
+							  "        JOIN pa.agent_versions v ON v.agent_id = a.id AND v.version = a.released_version "
+							  "       WHERE v.trigger_outcomes IS NOT NULL "
+							  "         AND ('*' = ANY (v.trigger_outcomes) OR t.outcome = ANY (v.trigger_outcomes)) "
+							  "      ON CONFLICT (agent_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING) "
+							  "SELECT count(*)::integer FROM t",
+							  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(EXPAND_BATCH)}, NULL, &isnull);
 	*(int *) arg = isnull ? 0 : DatumGetInt32(d);
 }
 
