@@ -78,14 +78,20 @@ context_row(HeapTuple tuple, TupleDesc desc, void *arg)
 	for (k = 0; k < (int) N_EVENT_KEYS; k++)
 	{
 		Oid			type = TupleDescAttr(desc, k + 2)->atttypid;
+		Datum		value = values[k + 2];
 
 		if (nulls[k + 2])
 			continue;
-		/* an empty payload renders as nothing, like a missing one */
-		if (type == JSONBOID && JB_ROOT_IS_OBJECT(DatumGetJsonbP(values[k + 2])) &&
-			JB_ROOT_COUNT(DatumGetJsonbP(values[k + 2])) == 0)
-			continue;
-		json_object_set_new(event, event_keys[k], pa_datum_to_json(values[k + 2], type));
+		if (type == JSONBOID)
+		{
+			Jsonb	   *jb = DatumGetJsonbP(value);
+
+			/* an empty payload renders as nothing, like a missing one */
+			if (JB_ROOT_IS_OBJECT(jb) && JB_ROOT_COUNT(jb) == 0)
+				continue;
+			value = JsonbPGetDatum(jb);		/* detoasted once */
+		}
+		json_object_set_new(event, event_keys[k], pa_datum_to_json(value, type));
 	}
 	json_array_append_new(json_object_get(context, "events"), event);
 }

@@ -23,7 +23,6 @@ typedef struct RunContext
 	PaOutputType *outputs;
 	PaUserTool *user_tools;
 	json_t	   *tool_defs;		/* name -> tool definition */
-	uint64		def_generation; /* the definitions generation def was loaded under */
 	struct PaCompiledDef *compiled; /* its outputs' and tools' schemas (run_compiled.c) */
 	TimestampTz deadline;
 	PaUsage		usage;
@@ -58,7 +57,7 @@ typedef struct PaRunRequest
 
 /* run_compiled.c: schemas compiled once per definition, shared by its runs */
 typedef struct PaCompiledDef PaCompiledDef;
-extern PaCompiledDef *pa_compiled_def_get(RunContext *rc, uint64 generation);
+extern PaCompiledDef *pa_compiled_def_get(RunContext *rc);
 extern void pa_compiled_def_release(PaCompiledDef *cd);
 extern const PaSchema *pa_compiled_output(PaCompiledDef *cd, const char *name, json_t **parameters);
 extern const PaSchema *pa_compiled_tool(PaCompiledDef *cd, const char *name);

@@ -2,17 +2,17 @@
  * run_compiled.c — the compiled schemas of an agent version's outputs and
  * tools, compiled once per definition and shared by its runs.
  *
- * A definition is identified by (agent, version, definitions generation):
- * every committed change to a definition table bumps the generation
- * (launcher.c), so while it reads the same, the outputs' and tools'
- * schemas are the same. The worker starts runs of one version by the
- * hundred; compiling their schemas for each was a few per cent of a run.
+ * An entry is keyed by the definition's json itself: the definition cache
+ * (run_setup.c) hands every run of a version the same object until a
+ * definition changes, and the entry holds a reference to it, so the
+ * address cannot be reused while the entry exists, and the names it keeps
+ * (the outputs' keys, the tools' names) point into it. The worker starts
+ * runs of one version by the hundred; compiling their schemas for each was
+ * a few per cent of a run.
  *
  * Runs hold a reference to the entry they use (RunContext.compiled), so an
- * entry evicted from the table lives on until its last run ends. Without
- * shared memory (library not preloaded) the generation is 0 and nothing is
- * kept: each run compiles its own. Memory: malloc'd (it outlives
- * transactions), jansson for the parameters.
+ * entry evicted from the table lives on until its last run ends. Memory:
+ * malloc'd (it outlives transactions), jansson for the parameters.
  */
 #include "pg_prelude.h"
 
@@ -24,16 +24,14 @@
 
 typedef struct CompiledSchema
 {
-	char	   *name;			/* output or tool name */
+	const char *name;			/* output or tool name (in def) */
 	PaSchema   *schema;
 	json_t	   *parameters;		/* what the model is offered (outputs: with evidence, the wrapper) */
 } CompiledSchema;
 
 struct PaCompiledDef
 {
-	int64		agent_id;
-	int32		version;
-	uint64		generation;
+	json_t	   *def;			/* the key, held */
 	int			users;			/* runs holding it, plus one while in the table */
 	int			n_outputs;
 	int			n_tools;
@@ -50,10 +48,10 @@ compiled_free(PaCompiledDef *cd)
 
 	for (i = 0; i < cd->n_outputs + cd->n_tools; i++)
 	{
-		free(cd->items[i].name);
 		pa_schema_free(cd->items[i].schema);
 		json_decref(cd->items[i].parameters);
 	}
+	json_decref(cd->def);
 	free(cd->items);
 	free(cd);
 }
@@ -65,18 +63,6 @@ pa_compiled_def_release(PaCompiledDef *cd)
 		compiled_free(cd);
 }
 
-static char *
-strdup_or_fail(const char *s)
-{
-	char	   *copy = strdup(s);
-
-	if (copy == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	return copy;
-}
-
 /* Compile one schema into the next item (the item owns parameters). */
 static void
 add_item(PaCompiledDef *cd, const char *name, json_t *parameters, const char *what)
@@ -84,13 +70,13 @@ add_item(PaCompiledDef *cd, const char *name, json_t *parameters, const char *wh
 	CompiledSchema *item = &cd->items[cd->n_outputs + cd->n_tools];
 
 	item->parameters = parameters;
-	item->name = strdup_or_fail(name);
+	item->name = name;
 	item->schema = pa_schema_compile_owned(parameters, what);
 }
 
 /* Everything compiled for rc's definition; an error frees what was done. */
 static PaCompiledDef *
-compile_def(RunContext *rc, uint64 generation)
+compile_def(RunContext *rc)
 {
 	json_t	   *outputs = json_object_get(rc->def, "outputs");
 	json_t	   *tools = json_object_get(rc->def, "tools");
@@ -104,9 +90,7 @@ compile_def(RunContext *rc, uint64 generation)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory for the compiled schemas of agent \"%s\"", rc->agent_name)));
 	}
-	cd->agent_id = rc->agent_id;
-	cd->version = rc->version;
-	cd->generation = generation;
+	cd->def = json_incref(rc->def);
 	cd->users = 1;
 	PG_TRY();
 	{
@@ -135,11 +119,8 @@ compile_def(RunContext *rc, uint64 generation)
 	}
 	PG_CATCH();
 	{
-		/* the item being added may hold parameters and a name, no schema */
-		CompiledSchema *item = &cd->items[cd->n_outputs + cd->n_tools];
-
-		free(item->name);
-		json_decref(item->parameters);
+		/* the item being added may hold parameters, no schema */
+		json_decref(cd->items[cd->n_outputs + cd->n_tools].parameters);
 		compiled_free(cd);
 		PG_RE_THROW();
 	}
@@ -148,34 +129,25 @@ compile_def(RunContext *rc, uint64 generation)
 }
 
 /*
- * The compiled schemas of rc's definition, loaded under generation: from
- * the table, or compiled and put there. The caller holds a reference
- * (pa_compiled_def_release).
+ * The compiled schemas of rc's definition: from the table, or compiled and
+ * put there (a free slot, else the next in turn). The caller holds a
+ * reference (pa_compiled_def_release).
  */
 PaCompiledDef *
-pa_compiled_def_get(RunContext *rc, uint64 generation)
+pa_compiled_def_get(RunContext *rc)
 {
 	PaCompiledDef *cd;
 	int			i;
 
-	if (generation != 0)
-		for (i = 0; i < COMPILED_SLOTS; i++)
-		{
-			cd = slots[i];
-			if (cd && cd->agent_id == rc->agent_id && cd->version == rc->version &&
-				cd->generation == generation)
-			{
-				cd->users++;
-				return cd;
-			}
-		}
-	cd = compile_def(rc, generation);
-	if (generation == 0)
-		return cd;				/* nothing says when it would be stale: this run's only */
-	/* a free slot, else the next in turn (a stale generation goes first) */
 	for (i = 0; i < COMPILED_SLOTS; i++)
-		if (slots[i] == NULL || slots[i]->generation != generation)
-			break;
+		if (slots[i] && slots[i]->def == rc->def)
+		{
+			slots[i]->users++;
+			return slots[i];
+		}
+	cd = compile_def(rc);
+	for (i = 0; i < COMPILED_SLOTS && slots[i]; i++)
+		;
 	if (i == COMPILED_SLOTS)
 	{
 		i = next_victim;

@@ -70,7 +70,6 @@ static void
 cache_use(DefCacheSlot *c, RunContext *rc)
 {
 	rc->def = json_incref(c->def);
-	rc->def_generation = c->generation;
 	rc->kind = json_string_value(json_object_get(json_object_get(rc->def, "provider"), "kind"));
 	rc->api_key = c->api_key ? pstrdup(c->api_key) : NULL;
 }
@@ -239,7 +238,6 @@ pa_run_load_definition(RunContext *rc, const PaRunRequest *req)
 			rc->api_key = v ? pstrdup(v) : NULL;
 		}
 	}
-	rc->def_generation = generation;
 	cache_store(rc, generation);
 }
 
@@ -267,7 +265,7 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 	char	   *text;
 	PaAgentSpec *s = &rc->spec;
 
-	rc->compiled = pa_compiled_def_get(rc, rc->def_generation);
+	rc->compiled = pa_compiled_def_get(rc);
 	rc->outputs = palloc0(sizeof(PaOutputType) * (json_object_size(outputs) + 1));
 	rc->user_tools = palloc0(sizeof(PaUserTool) * (json_array_size(tools) + PA_MAX_BUILTIN_TOOLS + 1));
 	rc->tool_defs = json_object();
