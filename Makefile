@@ -40,6 +40,7 @@ OBJS = \
 	src/prompt.o \
 	src/tools.o \
 	src/ledger.o \
+	src/ledger_new.o \
 	src/run_compiled.o \
 	src/run_setup.o \
 	src/builtin_tools.o \

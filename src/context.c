@@ -7,8 +7,9 @@
  * contexts of all the runs a step starts together (pa_run_load_contexts).
  * The head (conversation, customer, memory) is built once per
  * conversation (OFFSET 0 keeps it from being computed per event); events
- * come as plain columns turned into JSON here, with no JSONB built and
- * parsed again per event, and are put in order here (no sort node).
+ * come as plain columns taken into PaEvents (transcript.h) here, with no
+ * JSONB or JSON object built per event, and are put in order here (no sort
+ * node).
  */
 #include "pg_prelude.h"
 
@@ -18,6 +19,9 @@
 #include "utils/array.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+
+#include "utils/lsyscache.h"
+#include "mb/pg_wchar.h"
 
 #include "jsonb_jansson.h"
 #include "procedural_agent.h"
@@ -37,103 +41,218 @@
 	"      WHERE %s OFFSET 0) h " \
 	"LEFT JOIN pa.events e ON e.conversation_id = h.id"
 
-/* The event columns (from the third), as the event's keys. */
-static const char *const event_keys[] = {"id", "seq", "occurred_at", "kind", "role",
-"content", "name", "tool_call_id", "payload"};
+/* Where the rows of one statement go: one entry per conversation. */
+typedef struct LoadState
+{
+	PaLoadedContext *v;
+	int			n;
+	int			cap;
+	int			last;			/* the entry of the previous row */
+} LoadState;
 
-#define N_EVENT_KEYS (sizeof(event_keys) / sizeof(event_keys[0]))
+/* Text from the database as UTF-8, copied into the current memory context. */
+static void
+field_text(PaField *f, const char *s, int len)
+{
+	char	   *utf8 = GetDatabaseEncoding() == PG_UTF8 ? (char *) s : pg_server_to_any(s, len, PG_UTF8);
+
+	if (utf8 != s)
+		len = (int) strlen(utf8);
+	f->type = PA_FIELD_TEXT;
+	f->text = utf8 != s ? utf8 : pnstrdup(s, len);
+	f->len = (size_t) len;
+}
+
+/*
+ * A column of an event as the renderer reads it, with what to_jsonb would
+ * make of it: integers, text, times as JSON writes them, a payload as its
+ * one-line JSON (left out when it holds nothing: {}, [], null, "").
+ */
+static void
+field_from_datum(PaField *f, Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT8OID:
+			f->type = PA_FIELD_INT;
+			f->i = DatumGetInt64(d);
+			break;
+		case INT4OID:
+			f->type = PA_FIELD_INT;
+			f->i = DatumGetInt32(d);
+			break;
+		case TIMESTAMPTZOID:
+			{
+				char	   *s = JsonEncodeDateTime(NULL, d, TIMESTAMPTZOID, NULL);
+
+				f->type = PA_FIELD_TEXT;
+				f->text = s;
+				f->len = strlen(s);
+				break;
+			}
+		case TEXTOID:
+			{
+				text	   *t = DatumGetTextPP(d);
+
+				field_text(f, VARDATA_ANY(t), (int) VARSIZE_ANY_EXHDR(t));
+				break;
+			}
+		case JSONBOID:
+			{
+				Jsonb	   *jb = DatumGetJsonbP(d);
+				json_t	   *j;
+				PaBuf		b = {0};
+
+				if (JB_ROOT_IS_OBJECT(jb) && JB_ROOT_COUNT(jb) == 0)
+					break;		/* the usual empty payload, without converting it */
+				j = pa_jsonb_to_json(jb);
+				if (pa_render_has_content(j))
+					pa_render_put_json(&b, j);
+				json_decref(j);
+				if (b.oom)
+				{
+					free(b.data);
+					ereport(ERROR,
+							(errcode(ERRCODE_OUT_OF_MEMORY),
+							 errmsg("out of memory")));
+				}
+				if (b.len > 0)
+				{
+					f->type = PA_FIELD_JSON_TEXT;
+					f->text = pnstrdup(b.data, b.len);
+					f->len = b.len;
+				}
+				free(b.data);
+				break;
+			}
+		default:
+			{
+				Oid			out;
+				bool		varlena;
+				char	   *s;
+
+				getTypeOutputInfo(type, &out, &varlena);
+				s = OidOutputFunctionCall(out, d);
+				field_text(f, s, (int) strlen(s));
+				break;
+			}
+	}
+}
+
+/* The event's fields, in the order of the statement's columns from the third. */
+static PaField *
+event_field(PaEvent *e, int k)
+{
+	PaField    *fields[] = {&e->id, &e->seq, &e->occurred_at, &e->kind, &e->role,
+	&e->content, &e->name, &e->tool_call_id, &e->payload};
+
+	return fields[k];
+}
+
+#define N_EVENT_COLUMNS 9
+
+/* The entry of a conversation, made with its head the first time it is seen. */
+static PaLoadedContext *
+entry_for(LoadState *st, int64 id, Datum head)
+{
+	PaLoadedContext *c;
+	int			i;
+
+	if (st->last >= 0 && st->v[st->last].id == id)
+		return &st->v[st->last];
+	for (i = 0; i < st->n; i++)
+		if (st->v[i].id == id)
+			return &st->v[st->last = i];
+	if (st->n == st->cap)
+	{
+		st->cap = st->cap * 2 + 4;
+		st->v = st->v ? repalloc(st->v, sizeof(PaLoadedContext) * st->cap) :
+			palloc(sizeof(PaLoadedContext) * st->cap);
+	}
+	c = &st->v[st->last = st->n];
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->head = pa_jsonb_to_json(DatumGetJsonbP(head));
+	st->n++;					/* counted once it owns its head */
+	return c;
+}
 
 /*
  * One row: its conversation's head the first time, then its event if any.
- * The row is deformed once (column by column, each later column was found
- * by walking the ones before it); an event's NULL columns and empty payload
- * are left out, as the renderer reads a missing key as null and prints no
- * empty object (fewer keys to insert: most events have no name, tool call
- * id or payload).
+ * The row is deformed once; each event is a PaEvent of fields (no JSON
+ * object per event: building and freeing those was most of loading a
+ * transcript). NULL columns are left absent.
  */
 static void
 context_row(HeapTuple tuple, TupleDesc desc, void *arg)
 {
-	json_t	   *by_id = (json_t *) arg;
-	Datum		values[3 + N_EVENT_KEYS];
-	bool		nulls[3 + N_EVENT_KEYS];
-	char		key[32];
-	json_t	   *context;
-	json_t	   *event;
+	LoadState  *st = (LoadState *) arg;
+	Datum		values[2 + N_EVENT_COLUMNS];
+	bool		nulls[2 + N_EVENT_COLUMNS];
+	PaLoadedContext *c;
+	PaEvent    *e;
 	int			k;
 
-	Assert(desc->natts == 2 + (int) N_EVENT_KEYS);
+	Assert(desc->natts == 2 + N_EVENT_COLUMNS);
 	heap_deform_tuple(tuple, desc, values, nulls);
-	snprintf(key, sizeof(key), "%lld", (long long) DatumGetInt64(values[0]));
-	context = json_object_get(by_id, key);
-	if (context == NULL)
-	{
-		context = pa_jsonb_to_json(DatumGetJsonbP(values[1]));
-		json_object_set_new(context, "events", json_array());
-		json_object_set_new(by_id, key, context);
-	}
+	c = entry_for(st, DatumGetInt64(values[0]), values[1]);
 	if (nulls[2])
 		return;					/* no events: the one row of the outer join */
-	event = json_object();
-	for (k = 0; k < (int) N_EVENT_KEYS; k++)
+	if (c->n_events == c->cap)
 	{
-		Oid			type = TupleDescAttr(desc, k + 2)->atttypid;
-		Datum		value = values[k + 2];
-
-		if (nulls[k + 2])
-			continue;
-		if (type == JSONBOID)
-		{
-			Jsonb	   *jb = DatumGetJsonbP(value);
-
-			/* an empty payload renders as nothing, like a missing one */
-			if (JB_ROOT_IS_OBJECT(jb) && JB_ROOT_COUNT(jb) == 0)
-				continue;
-			value = JsonbPGetDatum(jb);		/* detoasted once */
-		}
-		json_object_set_new(event, event_keys[k], pa_datum_to_json(value, type));
+		c->cap = c->cap * 2 + 16;
+		c->events = c->events ? repalloc(c->events, sizeof(PaEvent) * c->cap) :
+			palloc(sizeof(PaEvent) * c->cap);
 	}
-	json_array_append_new(json_object_get(context, "events"), event);
+	e = &c->events[c->n_events];
+	memset(e, 0, sizeof(*e));
+	for (k = 0; k < N_EVENT_COLUMNS; k++)
+		if (!nulls[k + 2])
+			field_from_datum(event_field(e, k), values[k + 2], TupleDescAttr(desc, k + 2)->atttypid);
+	c->n_events++;
 }
 
 static int
 cmp_seq(const void *a, const void *b)
 {
-	json_int_t	x = json_integer_value(json_object_get(*(json_t *const *) a, "seq"));
-	json_int_t	y = json_integer_value(json_object_get(*(json_t *const *) b, "seq"));
+	long long	x = ((const PaEvent *) a)->seq.i;
+	long long	y = ((const PaEvent *) b)->seq.i;
 
 	return (x > y) - (x < y);
 }
 
-/* Events in conversation order. */
+/* Events in conversation order (the index usually gives them so already). */
 static void
-sort_events(json_t *events)
+sort_events(PaLoadedContext *c)
 {
-	size_t		n = json_array_size(events);
-	json_t	  **v;
-	size_t		i;
+	int			i;
 
-	if (n < 2)
-		return;
-	v = palloc(sizeof(json_t *) * n);
-	for (i = 0; i < n; i++)
-		v[i] = json_incref(json_array_get(events, i));
-	qsort(v, n, sizeof(json_t *), cmp_seq);
-	json_array_clear(events);
-	for (i = 0; i < n; i++)
-		json_array_append_new(events, v[i]);
-	pfree(v);
+	for (i = 1; i < c->n_events; i++)
+		if (c->events[i - 1].seq.i > c->events[i].seq.i)
+		{
+			qsort(c->events, c->n_events, sizeof(PaEvent), cmp_seq);
+			return;
+		}
 }
 
-json_t *
-pa_run_load_contexts(Oid reader, const int64 *ids, int n)
+void
+pa_loaded_contexts_free(PaLoadedContext *v, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		json_decref(v[i].head);
+	if (v)
+		pfree(v);
+}
+
+PaLoadedContext *
+pa_run_load_contexts(Oid reader, const int64 *ids, int n, int *n_loaded)
 {
 	static char *sql_one = NULL;
 	static char *sql_many = NULL;
-	json_t	   *volatile by_id = json_object();
+	LoadState	st = {NULL, 0, 0, -1};
 	Datum	   *elems = palloc(sizeof(Datum) * (n + 1));
-	const char *key;
-	json_t	   *context;
 	int			i;
 
 	/*
@@ -153,37 +272,47 @@ pa_run_load_contexts(Oid reader, const int64 *ids, int n)
 							 (Datum[]) {PointerGetDatum(construct_array(elems, n, INT8OID, 8,
 																		FLOAT8PASSBYVAL,
 																		TYPALIGN_DOUBLE))},
-							 NULL, context_row, (void *) by_id);
+							 NULL, context_row, (void *) &st);
 	}
 	PG_CATCH();
 	{
-		json_decref(by_id);		/* jansson's memory is not the transaction's */
+		/* jansson's memory is not the transaction's */
+		for (i = 0; i < st.n; i++)
+			json_decref(st.v[i].head);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	json_object_foreach(by_id, key, context)
-		sort_events(json_object_get(context, "events"));
-	return by_id;
+	for (i = 0; i < st.n; i++)
+		sort_events(&st.v[i]);
+	*n_loaded = st.n;
+	return st.v;
 }
 
 json_t *
-pa_run_load_context(Oid reader, int64 conversation_id, Jsonb *input)
+pa_run_load_context(Oid reader, int64 conversation_id, Jsonb *input, PaLoadedContext *loaded)
 {
-	json_t	   *by_id;
+	PaLoadedContext *v;
+	int			n;
 	json_t	   *context;
 
+	memset(loaded, 0, sizeof(*loaded));
+	loaded->id = conversation_id;
 	/* A standalone run reads no conversation (nor needs the right to). */
 	if (conversation_id < 0)
-		return json_pack("{s:n, s:n, s:{}, s:[], s:o}", "conversation", "customer", "memory",
-						 "events", "input", pa_jsonb_to_json(input));
-	by_id = pa_run_load_contexts(reader, &conversation_id, 1);
-	context = json_object_size(by_id) == 1 ?
-		json_incref(json_object_iter_value(json_object_iter(by_id))) : NULL;
-	json_decref(by_id);
-	if (context == NULL)
+		return json_pack("{s:n, s:n, s:{}, s:o}", "conversation", "customer", "memory",
+						 "input", pa_jsonb_to_json(input));
+	v = pa_run_load_contexts(reader, &conversation_id, 1, &n);
+	if (n != 1)
+	{
+		pa_loaded_contexts_free(v, n);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("conversation %lld does not exist", (long long) conversation_id)));
+	}
+	*loaded = v[0];
+	context = loaded->head;
+	loaded->head = NULL;		/* the context owns it now */
+	pfree(v);
 	json_object_set_new(context, "input", pa_jsonb_to_json(input));
 	return context;
 }

@@ -317,22 +317,6 @@ pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result, const PaUsage 
 	"      FROM f WHERE %s AND r.id = f.id " \
 	"        AND ($4 = 0 OR (r.lease_owner = $4 AND r.status = 'running')) " \
 	"      RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id)"
-/* pa_ledger_finish_new: the run's row inserted with its end (the finish row carries its start) */
-#define FINISH_NEW_RUN \
-	"WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(" FINISH_COLUMNS ", " \
-	"             agent_id bigint, agent_version integer, conversation_id bigint, origin text, " \
-	"             input jsonb, owner oid, requested_by oid, started_at float8, parent_run_id bigint)), " \
-	"u AS (INSERT INTO pa.runs (id, agent_id, agent_version, conversation_id, origin, input, status, " \
-	"        attempts, owner, requested_by, started_at, parent_run_id, plan, result, error_code, " \
-	"        error_message, error_detail, steps, input_tokens, output_tokens, cached_tokens, " \
-	"        reasoning_tokens, cost_usd, finished_at) OVERRIDING SYSTEM VALUE " \
-	"      SELECT f.id, f.agent_id, f.agent_version, f.conversation_id, f.origin, f.input, f.status, 1, " \
-	"        f.owner::regrole, f.requested_by::regrole, to_timestamp(f.started_at), f.parent_run_id, " \
-	"        f.plan, f.result, f.error->>'code', f.error->>'message', " FINISH_ERROR_DETAIL ", " \
-	"        f.steps, " FINISH_TOKEN("input_tokens") ", " FINISH_TOKEN("output_tokens") ", " \
-	"        " FINISH_TOKEN("cached_tokens") ", " FINISH_TOKEN("reasoning_tokens") ", f.cost, " \
-	"        clock_timestamp() " \
-	"      FROM f RETURNING id, agent_id, agent_version, conversation_id)"
 #define FINISH_OUTPUTS \
 	"o AS (INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, " \
 	"        name, ordinal, value, evidence) " \
@@ -349,30 +333,27 @@ pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result, const PaUsage 
 #define FINISH_RESULT "SELECT coalesce(jsonb_agg(id), '[]') FROM u"
 
 /*
- * The text of the statement ending runs, one of twelve fixed texts (each
+ * The text of the statement ending runs, one of eight fixed texts (each
  * prepared once): the CTEs with nothing to insert are left out; one run is
  * found by plain key equality, a plan no table size can turn into a scan (a
  * plan kept from when pa.runs was nearly empty could hash-join a
- * sequential scan of it for the array form until the next ANALYZE); or
- * one run's row is inserted with its end (pa_ledger_finish_new).
+ * sequential scan of it for the array form until the next ANALYZE).
  */
 typedef enum FinishForm
 {
 	FINISH_MANY,
-	FINISH_ONE,
-	FINISH_NEW
+	FINISH_ONE
 } FinishForm;
 
 static const char *
 finish_sql(FinishForm form, bool with_outputs, bool with_steps)
 {
-	static char *texts[12];
+	static char *texts[8];
 	int			k = form * 4 + (with_outputs ? 2 : 0) + (with_steps ? 1 : 0);
 
 	if (texts[k] == NULL)
 	{
-		char	   *runs = form == FINISH_NEW ? pstrdup(FINISH_NEW_RUN) :
-			psprintf(FINISH_RUNS, form == FINISH_ONE ? "r.id = ($5)[1]" : "r.id = ANY ($5)");
+		char	   *runs = psprintf(FINISH_RUNS, form == FINISH_ONE ? "r.id = ($5)[1]" : "r.id = ANY ($5)");
 
 		texts[k] = MemoryContextStrdup(TopMemoryContext,
 									   psprintf("%s%s%s %s", runs,
@@ -414,44 +395,6 @@ pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *steps, int leas
 								  Int32GetDatum(lease_owner), PointerGetDatum(ids)},
 							  NULL, &isnull);
 	return pa_jsonb_to_json(DatumGetJsonbP(d));
-}
-
-void
-pa_ledger_add_start(json_t *finish, int64 agent_id, int32 version, int64 conversation_id,
-					const char *origin, Jsonb *input, Oid owner, Oid requested_by,
-					int64 parent_run_id, TimestampTz started_at)
-{
-	json_object_set_new(finish, "agent_id", json_integer((json_int_t) agent_id));
-	json_object_set_new(finish, "agent_version", json_integer(version));
-	if (conversation_id >= 0)
-		json_object_set_new(finish, "conversation_id", json_integer((json_int_t) conversation_id));
-	json_object_set_new(finish, "origin", json_string(origin));
-	json_object_set_new(finish, "input", pa_jsonb_to_json(input));
-	json_object_set_new(finish, "owner", json_integer((json_int_t) owner));
-	json_object_set_new(finish, "requested_by", json_integer((json_int_t) requested_by));
-	json_object_set_new(finish, "started_at",
-						json_real((double) started_at / USECS_PER_SEC +
-								  (double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY));
-	if (parent_run_id > 0)
-		json_object_set_new(finish, "parent_run_id", json_integer((json_int_t) parent_run_id));
-}
-
-void
-pa_ledger_finish_new(json_t *finish, json_t *outputs, json_t *steps)
-{
-	bool		with_outputs = json_array_size(outputs) > 0;
-	bool		with_steps = json_array_size(steps) > 0;
-	json_t	   *finishes = json_pack("[O]", finish);
-	json_t	   *none = json_array();
-	bool		isnull;
-
-	(void) pa_sql_value(pa_extension_owner(), finish_sql(FINISH_NEW, with_outputs, with_steps),
-						3, (Oid[]) {JSONBOID, JSONBOID, JSONBOID},
-						(Datum[]) {jsonb_datum(finishes), jsonb_datum(with_outputs ? outputs : none),
-							jsonb_datum(with_steps ? steps : none)},
-						NULL, &isnull);
-	json_decref(finishes);
-	json_decref(none);
 }
 
 /* One run's end (outputs, steps: NULL for none); see pa_ledger_finish_many. */

@@ -47,15 +47,28 @@ extern json_t *pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *
 /* One run's end; outputs, steps NULL for none. ERROR when its lease was lost. */
 extern void pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, json_t *steps,
 							 int lease_owner);
+/* What pa_ledger_finish_new writes of a run's start. */
+typedef struct PaRunStart
+{
+	int64		run_id;
+	int64		agent_id;
+	int32		version;
+	int64		conversation_id;	/* -1 = none */
+	const char *origin;
+	Jsonb	   *input;
+	Oid			owner;
+	Oid			requested_by;
+	int64		parent_run_id;	/* 0 = none */
+	TimestampTz started_at;
+} PaRunStart;
+
 /*
- * A run's row written with its end, outputs and steps, in one statement:
- * finish is pa_ledger_finish_row's with the start fields added
- * (pa_ledger_add_start).
+ * ledger_new.c: a run's row written with its end (finish:
+ * pa_ledger_finish_row's), then its outputs (pa_ledger_output_rows') and
+ * steps (pa_ledger_step's); outputs and steps may be NULL.
  */
-extern void pa_ledger_finish_new(json_t *finish, json_t *outputs, json_t *steps);
-extern void pa_ledger_add_start(json_t *finish, int64 agent_id, int32 version, int64 conversation_id,
-								const char *origin, Jsonb *input, Oid owner, Oid requested_by,
-								int64 parent_run_id, TimestampTz started_at);
+extern void pa_ledger_finish_new(const PaRunStart *start, json_t *finish, json_t *outputs,
+								 json_t *steps);
 /* ERROR: the run's lease went to another attempt */
 extern void pa_lost_lease(int64 run_id);
 

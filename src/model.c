@@ -474,6 +474,40 @@ pa_model_join_text(json_t *parts, const char *sep)
 }
 
 /*
+ * The same as a JSON string (a new reference), or NULL when out of memory.
+ * One text part is the part's own string, not a copy: a transcript is
+ * neither copied nor checked for UTF-8 again. Joined strings need no check
+ * either: valid UTF-8 joined by an ASCII separator stays valid.
+ */
+json_t *
+pa_model_join_text_json(json_t *parts, const char *sep)
+{
+	json_t	   *only = NULL;
+	size_t		n = 0;
+	size_t		i;
+	json_t	   *part;
+	char	   *text;
+	json_t	   *joined;
+
+	json_array_foreach(parts, i, part)
+	{
+		const char *t = pa_model_str(part, "text");
+
+		if (strcmp(pa_model_str(part, "type"), "text") != 0 || t == NULL || pa_model_blank(t))
+			continue;
+		only = json_object_get(part, "text");
+		n++;
+	}
+	if (n == 1)
+		return json_incref(only);
+	if ((text = pa_model_join_text(parts, sep)) == NULL)
+		return NULL;
+	joined = json_string_nocheck(text);
+	free(text);
+	return joined;
+}
+
+/*
  * A tool's parameters as sent: "type": "object" added when the schema left
  * it out (both APIs require it), an empty object schema when there is none.
  */

@@ -40,6 +40,7 @@ extern char *pa_model_dump(json_t *body, int bad, char **errmsg);
 extern const char *pa_model_str(json_t *obj, const char *key);
 extern bool pa_model_blank(const char *s);
 extern char *pa_model_join_text(json_t *parts, const char *sep);
+extern json_t *pa_model_join_text_json(json_t *parts, const char *sep);
 extern json_t *pa_model_tool_schema(json_t *tool);
 extern json_t *pa_model_tools(json_t *tools, PaToolFn one);
 extern char *pa_model_tool_result_text(json_t *part);

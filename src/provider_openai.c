@@ -114,12 +114,12 @@ add_tool_results(json_t *out, json_t *msg)
 static int
 add_user(json_t *out, json_t *msg)
 {
-	char	   *text = pa_model_join_text(json_object_get(msg, "parts"), "\n\n");
+	json_t	   *text = pa_model_join_text_json(json_object_get(msg, "parts"), "\n\n");
 	int			bad = text == NULL;
 
-	if (!bad && text[0] != '\0')
-		bad |= pa_model_push(out, json_pack("{s:s,s:s}", "role", "user", "content", text));
-	free(text);
+	if (!bad && json_string_length(text) > 0)
+		bad |= pa_model_push(out, json_pack("{s:s,s:O}", "role", "user", "content", text));
+	json_decref(text);
 	return bad;
 }
 

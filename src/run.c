@@ -293,10 +293,10 @@ pa_run_finish(RunContext *rc, json_t *state)
 	if (rc->unwritten)
 	{
 		const PaRunRequest *r = rc->unwritten;
+		PaRunStart	start = {rc->run_id, rc->agent_id, rc->version, r->conversation_id,
+		r->origin, r->input, rc->owner, rc->requested_by, r->parent_run_id, rc->started_at};
 
-		pa_ledger_add_start(finish, rc->agent_id, rc->version, r->conversation_id, r->origin,
-							r->input, rc->owner, rc->requested_by, r->parent_run_id, rc->started_at);
-		pa_ledger_finish_new(finish, rows, pa_ledger_deferred_steps);
+		pa_ledger_finish_new(&start, finish, rows, pa_ledger_deferred_steps);
 		rc->unwritten = NULL;
 	}
 	else
@@ -338,17 +338,20 @@ pa_run_finish_deferred(RunContext *rc, json_t *state, json_t **outputs)
  * (the transcript within the context budget), from the loaded context.
  */
 char *
-pa_run_prepare(RunContext *rc, json_t *context)
+pa_run_prepare(RunContext *rc, json_t *context, const PaLoadedContext *events)
 {
 	char	   *transcript;
 	char	   *err = NULL;
 	size_t		omitted = 0;
 	PaTranscriptOptions topts = {0};
 
-	pa_run_build_spec(rc, context);
+	pa_run_build_spec(rc, context, events);
 	/* The context budget is in tokens; about four bytes make a token. */
 	topts.max_chars = (size_t) json_integer_value(json_object_get(rc->def, "context_budget")) * 4;
 	topts.omitted = &omitted;
+	topts.use_events = 1;
+	topts.events = events->events;
+	topts.n_events = (size_t) events->n_events;
 	transcript = pa_render_transcript(context, &topts, &err);
 	if (transcript == NULL)
 		elog(ERROR, "could not render the transcript: %s", err ? pa_take_string(err) : "out of memory");
@@ -367,6 +370,7 @@ pa_run_agent(const PaRunRequest *rreq)
 	json_t	   *result = NULL;
 	char	   *transcript;
 	long		timeout_ms;
+	PaLoadedContext events;
 
 	/* its step rows wait for its end (one statement); a nested run keeps its own */
 	json_t	   *volatile outer_steps = pa_ledger_deferred_steps;
@@ -388,9 +392,9 @@ pa_run_agent(const PaRunRequest *rreq)
 		if (rreq->timeout_ms > 0)
 			timeout_ms = Min(timeout_ms, rreq->timeout_ms);
 		rc.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-		context = pa_run_load_context(GetUserId(), rreq->conversation_id, rreq->input);
+		context = pa_run_load_context(GetUserId(), rreq->conversation_id, rreq->input, &events);
 
-		transcript = pa_run_prepare(&rc, context);
+		transcript = pa_run_prepare(&rc, context, &events);
 		/* its row is written with its end (ledger.h) */
 		rc.run_id = pa_ledger_reserve_run_id();
 		rc.unwritten = rreq;

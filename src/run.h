@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "http.h"
+#include "transcript.h"
 
 /* Everything one run needs, loaded once. */
 typedef struct RunContext
@@ -41,6 +42,20 @@ typedef struct RunContext
 	Oid			requested_by;
 } RunContext;
 
+/*
+ * context.c: the conversation, customer, memory and events as a reader may
+ * see them. The events are palloc'd in the memory context of the call;
+ * head is jansson's (pa_loaded_contexts_free).
+ */
+typedef struct PaLoadedContext
+{
+	int64		id;				/* the conversation */
+	json_t	   *head;			/* {"conversation", "customer", "memory"} */
+	PaEvent    *events;			/* in conversation order */
+	int			n_events;
+	int			cap;
+} PaLoadedContext;
+
 /* What to run, from pa_invoke or from an agent tool (nested run). */
 typedef struct PaRunRequest
 {
@@ -64,7 +79,8 @@ extern const PaSchema *pa_compiled_tool(PaCompiledDef *cd, const char *name);
 
 /* run.c */
 extern json_t *pa_run_agent(const PaRunRequest *req);
-extern char *pa_run_prepare(RunContext *rc, json_t *context);
+/* the spec, built-in tools and transcript of a loaded context and its events */
+extern char *pa_run_prepare(RunContext *rc, json_t *context, const PaLoadedContext *events);
 extern json_t *pa_run_finish(RunContext *rc, json_t *state);
 /* run_setup.c: an invocation's input (a JSON object valid against input_schema), or ERROR */
 extern void pa_run_check_input(RunContext *rc, Jsonb *input);
@@ -79,12 +95,15 @@ extern char *pa_in_subtransaction(void (*fn) (void *), void *arg);
 
 /* run_setup.c */
 extern void pa_run_load_definition(RunContext *rc, const PaRunRequest *req);
-/* The conversation, customer, memory and events as reader may see them. */
-/* context.c: a conversation as the reader may see it (with the run's input) */
-extern json_t *pa_run_load_context(Oid reader, int64 conversation_id, Jsonb *input);
-/* several: {"<conversation id>": context without input}; unseen ones absent */
-extern json_t *pa_run_load_contexts(Oid reader, const int64 *ids, int n);
-extern void pa_run_build_spec(RunContext *rc, json_t *context);
+
+/* context.c: one: the context with the run's input, its events in *loaded (head unset) */
+extern json_t *pa_run_load_context(Oid reader, int64 conversation_id, Jsonb *input,
+								   PaLoadedContext *loaded);
+/* several: one entry per conversation the reader sees (in no order) */
+extern PaLoadedContext *pa_run_load_contexts(Oid reader, const int64 *ids, int n, int *n_loaded);
+extern void pa_loaded_contexts_free(PaLoadedContext *v, int n);
+/* run_setup.c */
+extern void pa_run_build_spec(RunContext *rc, json_t *context, const PaLoadedContext *events);
 
 /* builtin_tools.c: remember, recall, read_events, search_events */
 #define PA_MAX_BUILTIN_TOOLS 4

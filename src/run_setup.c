@@ -252,7 +252,7 @@ cmp_event_id(const void *a, const void *b)
 }
 
 void
-pa_run_build_spec(RunContext *rc, json_t *context)
+pa_run_build_spec(RunContext *rc, json_t *context, const PaLoadedContext *events)
 {
 	json_t	   *outputs = json_object_get(rc->def, "outputs");
 	json_t	   *tools = json_object_get(rc->def, "tools");
@@ -337,13 +337,11 @@ pa_run_build_spec(RunContext *rc, json_t *context)
 
 	/* Event ids, ascending, for checking evidence. */
 	{
-		json_t	   *events = json_object_get(context, "events");
-		json_t	   *e;
 		int			k = 0;
 
-		rc->event_ids = palloc(sizeof(long long) * (json_array_size(events) + 1));
-		json_array_foreach(events, i, e)
-			rc->event_ids[k++] = (long long) json_integer_value(json_object_get(e, "id"));
+		rc->event_ids = palloc(sizeof(long long) * (events->n_events + 1));
+		for (k = 0; k < events->n_events; k++)
+			rc->event_ids[k] = events->events[k].id.i;
 		qsort(rc->event_ids, k, sizeof(long long), cmp_event_id);
 		s->event_ids = rc->event_ids;
 		s->n_event_ids = k;

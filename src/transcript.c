@@ -323,21 +323,13 @@ is_plain_token(const unsigned char *s, size_t len, bool allow_space)
 	return true;
 }
 
-/*
- * A token of an event header or a memory key: a plain word as it is,
- * anything else (spaces, brackets, quotes, line breaks) as a JSON string.
- */
+/* Text as a JSON string. */
 static void
-put_token_text(PaBuf *b, const char *s, size_t len, bool allow_space)
+put_quoted(PaBuf *b, const char *s, size_t len)
 {
-	json_t	   *quoted;
+	json_t	   *quoted = json_stringn(s, len);
 
-	if (is_plain_token((const unsigned char *) s, len, allow_space))
-	{
-		pa_buf_putn(b, s, len);
-		return;
-	}
-	if ((quoted = json_stringn(s, len)) == NULL)
+	if (quoted == NULL)
 	{
 		b->oom = 1;
 		return;
@@ -347,40 +339,62 @@ put_token_text(PaBuf *b, const char *s, size_t len, bool allow_space)
 }
 
 /*
- * A token from a JSON value: strings as above, integers (ids) by hand
- * because a dump through jansson costs an snprintf each, other values as
- * JSON.
+ * A token of an event header or a memory key: a plain word as it is,
+ * anything else (spaces, brackets, quotes, line breaks) as a JSON string.
  */
 static void
-put_token(PaBuf *b, json_t *value, bool allow_space)
+put_token_text(PaBuf *b, const char *s, size_t len, bool allow_space)
 {
-	if (json_is_string(value))
-		put_token_text(b, json_string_value(value), json_string_length(value),
-					   allow_space);
-	else if (json_is_integer(value))
-	{
-		char		digits[24];
-		char	   *p = digits + sizeof(digits);
-		json_int_t	v = json_integer_value(value);
-		/* unsigned, so that the most negative value negates cleanly */
-		unsigned long long u = v < 0 ? 0 - (unsigned long long) v : (unsigned long long) v;
-
-		do
-		{
-			*--p = (char) ('0' + u % 10);
-			u /= 10;
-		} while (u > 0);
-		if (v < 0)
-			*--p = '-';
-		pa_buf_putn(b, p, (size_t) (digits + sizeof(digits) - p));
-	}
+	if (is_plain_token((const unsigned char *) s, len, allow_space))
+		pa_buf_putn(b, s, len);
 	else
-		pa_render_put_json(b, value);
+		put_quoted(b, s, len);
 }
 
-/* Does a field hold something worth a line? */
-static bool
-has_content(json_t *value)
+/* An integer by hand: a dump through jansson costs an snprintf each. */
+static void
+put_integer(PaBuf *b, long long v)
+{
+	char		digits[24];
+	char	   *p = digits + sizeof(digits);
+	/* unsigned, so that the most negative value negates cleanly */
+	unsigned long long u = v < 0 ? 0 - (unsigned long long) v : (unsigned long long) v;
+
+	do
+	{
+		*--p = (char) ('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--p = '-';
+	pa_buf_putn(b, p, (size_t) (digits + sizeof(digits) - p));
+}
+
+/* A token from a field: text as above, integers (ids) as digits, other values as JSON. */
+static void
+put_token(PaBuf *b, const PaField *f, bool allow_space)
+{
+	switch (f->type)
+	{
+		case PA_FIELD_TEXT:
+			put_token_text(b, f->text, f->len, allow_space);
+			break;
+		case PA_FIELD_INT:
+			put_integer(b, f->i);
+			break;
+		case PA_FIELD_JSON:
+			pa_render_put_json(b, f->json);
+			break;
+		case PA_FIELD_JSON_TEXT:
+			pa_buf_putn(b, f->text, f->len);
+			break;
+		case PA_FIELD_NONE:
+			break;
+	}
+}
+
+int
+pa_render_has_content(json_t *value)
 {
 	if (value == NULL || json_is_null(value))
 		return false;
@@ -399,7 +413,7 @@ put_field(PaBuf *b, json_t *object, const char *label)
 {
 	json_t	   *value = json_object_get(object, label);
 
-	if (!has_content(value))
+	if (!pa_render_has_content(value))
 		return;
 	pa_buf_puts(b, label);
 	pa_buf_puts(b, ": ");
@@ -436,7 +450,7 @@ put_fields(PaBuf *b, const char *title, json_t *object,
 	bool		any = false;
 
 	for (i = 0; i < nfields && !any; i++)
-		any = has_content(json_object_get(object, fields[i]));
+		any = pa_render_has_content(json_object_get(object, fields[i]));
 	if (!any)
 		return;
 	put_section(b, title);
@@ -497,102 +511,132 @@ put_memory(PaBuf *b, json_t *memory)
 
 /* ---------- events ---------- */
 
+/* Does a field hold something worth printing? */
 static bool
-str_equal(json_t *value, const char *s)
+field_has_content(const PaField *f)
 {
-	return json_is_string(value) && strcmp(json_string_value(value), s) == 0;
+	switch (f->type)
+	{
+		case PA_FIELD_TEXT:
+		case PA_FIELD_JSON_TEXT:
+			return f->len > 0;
+		case PA_FIELD_INT:
+			return true;
+		case PA_FIELD_JSON:
+			return pa_render_has_content(f->json);
+		case PA_FIELD_NONE:
+			break;
+	}
+	return false;
+}
+
+static bool
+field_is_text(const PaField *f, const char *s)
+{
+	return f->type == PA_FIELD_TEXT && f->len == strlen(s) && memcmp(f->text, s, f->len) == 0;
 }
 
 /* Append one header token, space-separated from the previous one. */
 static void
-put_event_token(PaBuf *b, bool *first, const char *prefix, json_t *value,
+put_event_token(PaBuf *b, bool *first, const char *prefix, const PaField *f,
 				bool allow_space)
 {
-	if (!has_content(value))
+	if (!field_has_content(f))
 		return;
 	if (!*first)
 		pa_buf_putc(b, ' ');
 	*first = false;
 	pa_buf_puts(b, prefix);
-	put_token(b, value, allow_space);
+	put_token(b, f, allow_space);
 }
 
-/* The fields of an event the layout uses; NULL when absent. */
-typedef struct EventFields
+/* A JSON value as a field: strings as text, integers as integers. */
+static void
+field_from_json(json_t *value, PaField *f)
 {
-	json_t	   *id,
-			   *occurred_at,
-			   *kind,
-			   *role,
-			   *content,
-			   *name,
-			   *tool_call_id,
-			   *payload;
-} EventFields;
+	if (json_is_string(value))
+	{
+		f->type = PA_FIELD_TEXT;
+		f->text = json_string_value(value);
+		f->len = json_string_length(value);
+	}
+	else if (json_is_integer(value))
+	{
+		f->type = PA_FIELD_INT;
+		f->i = (long long) json_integer_value(value);
+	}
+	else if (value != NULL && !json_is_null(value))
+	{
+		f->type = PA_FIELD_JSON;
+		f->json = value;
+	}
+}
 
 /*
- * One pass over the event's keys instead of a hash lookup per field: with
- * 10,000 events the lookups (most of them misses) were a fifth of the time.
+ * The fields of a JSON event, in one pass over its keys instead of a hash
+ * lookup per field: with 10,000 events the lookups (most of them misses)
+ * were a fifth of the time. The strings belong to the event.
  */
 static void
-get_event_fields(json_t *ev, EventFields *f)
+event_from_json(json_t *ev, PaEvent *e)
 {
 	const char *key;
 	json_t	   *value;
 
-	memset(f, 0, sizeof(*f));
+	memset(e, 0, sizeof(*e));
 	json_object_foreach(ev, key, value)
 	{
 		if (strcmp(key, "id") == 0)
-			f->id = value;
+			field_from_json(value, &e->id);
+		else if (strcmp(key, "seq") == 0)
+			field_from_json(value, &e->seq);
 		else if (strcmp(key, "occurred_at") == 0)
-			f->occurred_at = value;
+			field_from_json(value, &e->occurred_at);
 		else if (strcmp(key, "kind") == 0)
-			f->kind = value;
+			field_from_json(value, &e->kind);
 		else if (strcmp(key, "role") == 0)
-			f->role = value;
+			field_from_json(value, &e->role);
 		else if (strcmp(key, "content") == 0)
-			f->content = value;
+			field_from_json(value, &e->content);
 		else if (strcmp(key, "name") == 0)
-			f->name = value;
+			field_from_json(value, &e->name);
 		else if (strcmp(key, "tool_call_id") == 0)
-			f->tool_call_id = value;
+			field_from_json(value, &e->tool_call_id);
 		else if (strcmp(key, "payload") == 0)
-			f->payload = value;
+			field_from_json(value, &e->payload);
 	}
 }
 
 static void
-put_event(PaBuf *b, json_t *ev)
+put_event(PaBuf *b, const PaEvent *e)
 {
-	EventFields f;
 	bool		first = true;
 	bool		has_text;
 
-	get_event_fields(ev, &f);
 	pa_buf_putc(b, '[');
-	put_event_token(b, &first, "#", f.id, false);
-	put_event_token(b, &first, "", f.occurred_at, true);
-	put_event_token(b, &first, "", f.role, false);
-	if (!str_equal(f.kind, "message") &&
-		!(json_is_string(f.kind) && json_equal(f.kind, f.role)))
-		put_event_token(b, &first, "", f.kind, false);
-	put_event_token(b, &first, "", f.name, false);
-	put_event_token(b, &first, "call=", f.tool_call_id, false);
+	put_event_token(b, &first, "#", &e->id, false);
+	put_event_token(b, &first, "", &e->occurred_at, true);
+	put_event_token(b, &first, "", &e->role, false);
+	/* the kind is left out for messages and when it repeats the role */
+	if (!field_is_text(&e->kind, "message") &&
+		!(e->kind.type == PA_FIELD_TEXT && e->role.type == PA_FIELD_TEXT &&
+		  e->kind.len == e->role.len && memcmp(e->kind.text, e->role.text, e->kind.len) == 0))
+		put_event_token(b, &first, "", &e->kind, false);
+	put_event_token(b, &first, "", &e->name, false);
+	put_event_token(b, &first, "call=", &e->tool_call_id, false);
 	pa_buf_putc(b, ']');
 
-	has_text = has_content(f.content);
+	has_text = field_has_content(&e->content);
 	if (has_text)
 	{
 		size_t		before;
 
 		pa_buf_putc(b, ' ');
 		before = b->len;
-		if (json_is_string(f.content))
-			pa_render_put_text(b, json_string_value(f.content),
-							   json_string_length(f.content), CONT_INDENT);
+		if (e->content.type == PA_FIELD_TEXT)
+			pa_render_put_text(b, e->content.text, e->content.len, CONT_INDENT);
 		else
-			pa_render_put_json(b, f.content);
+			put_token(b, &e->content, false);
 		/* only white space: take back the blank written for it */
 		if (b->len == before && !b->oom)
 		{
@@ -600,24 +644,25 @@ put_event(PaBuf *b, json_t *ev)
 			has_text = false;
 		}
 	}
-	if (has_content(f.payload))
+	if (field_has_content(&e->payload))
 	{
 		pa_buf_puts(b, has_text ? "\n" CONT_INDENT "payload: " : " ");
-		pa_render_put_json(b, f.payload);
+		if (e->payload.type == PA_FIELD_TEXT)
+			put_quoted(b, e->payload.text, e->payload.len);
+		else
+			put_token(b, &e->payload, false);
 	}
 	pa_buf_putc(b, '\n');
 }
 
 /* "seq 5 to 9" or "#1042 to #1046": one range of the marker. */
 static void
-put_range(PaBuf *b, const char *label, const char *prefix,
-		  json_int_t first, json_int_t last)
+put_range(PaBuf *b, const char *label, const char *prefix, long long first, long long last)
 {
 	if (first == last)
-		pa_buf_printf(b, "%s%s%" JSON_INTEGER_FORMAT, label, prefix, first);
+		pa_buf_printf(b, "%s%s%lld", label, prefix, first);
 	else
-		pa_buf_printf(b, "%s%s%" JSON_INTEGER_FORMAT " to %s%" JSON_INTEGER_FORMAT,
-					  label, prefix, first, prefix, last);
+		pa_buf_printf(b, "%s%s%lld to %s%lld", label, prefix, first, prefix, last);
 }
 
 /*
@@ -626,16 +671,12 @@ put_range(PaBuf *b, const char *label, const char *prefix,
  * Bounded length: see MARKER_RESERVE.
  */
 static void
-put_marker(PaBuf *b, json_t *events, size_t from, size_t to)
+put_marker(PaBuf *b, const PaEvent *events, size_t from, size_t to)
 {
-	json_t	   *first = json_array_get(events, from);
-	json_t	   *last = json_array_get(events, to - 1);
-	json_t	   *seq0 = json_object_get(first, "seq");
-	json_t	   *seq1 = json_object_get(last, "seq");
-	json_t	   *id0 = json_object_get(first, "id");
-	json_t	   *id1 = json_object_get(last, "id");
-	bool		seqs = json_is_integer(seq0) && json_is_integer(seq1);
-	bool		ids = json_is_integer(id0) && json_is_integer(id1);
+	const PaEvent *first = &events[from];
+	const PaEvent *last = &events[to - 1];
+	bool		seqs = first->seq.type == PA_FIELD_INT && last->seq.type == PA_FIELD_INT;
+	bool		ids = first->id.type == PA_FIELD_INT && last->id.type == PA_FIELD_INT;
 
 	pa_buf_printf(b, "[... %zu event%s left out here", to - from,
 				  to - from == 1 ? "" : "s");
@@ -643,11 +684,11 @@ put_marker(PaBuf *b, json_t *events, size_t from, size_t to)
 	{
 		pa_buf_puts(b, " (");
 		if (seqs)
-			put_range(b, "seq ", "", json_integer_value(seq0), json_integer_value(seq1));
+			put_range(b, "seq ", "", first->seq.i, last->seq.i);
 		if (seqs && ids)
 			pa_buf_puts(b, ", ");
 		if (ids)
-			put_range(b, "", "#", json_integer_value(id0), json_integer_value(id1));
+			put_range(b, "", "#", first->id.i, last->id.i);
 		pa_buf_putc(b, ')');
 	}
 	pa_buf_puts(b, "; read them with the " PA_READ_EVENTS_TOOL " tool ...]\n");
@@ -691,6 +732,49 @@ object_or_null(json_t *value)
 	return value == NULL || json_is_null(value) || json_is_object(value);
 }
 
+/*
+ * A context's "events" (a JSON array of objects, or missing) taken apart:
+ * a malloc'd array in *own (NULL when there are none) that points into
+ * the events; NULL with *errmsg when they are not of the right types.
+ */
+static const PaEvent *
+json_events(json_t *events, size_t *n, PaEvent **own, char **errmsg)
+{
+	static const PaEvent none;
+	size_t		i;
+
+	*own = NULL;
+	*n = 0;
+	if (events != NULL && !json_is_null(events) && !json_is_array(events))
+	{
+		*errmsg = error_text("\"events\" of the transcript context must be a JSON array");
+		return NULL;
+	}
+	for (i = 0; i < json_array_size(events); i++)
+	{
+		if (!json_is_object(json_array_get(events, i)))
+		{
+			char		msg[96];
+
+			snprintf(msg, sizeof(msg),
+					 "event %zu of the transcript context is not a JSON object", i);
+			*errmsg = error_text(msg);
+			return NULL;
+		}
+	}
+	if (json_array_size(events) == 0)
+		return &none;
+	if ((*own = malloc(json_array_size(events) * sizeof(PaEvent))) == NULL)
+	{
+		*errmsg = error_text("out of memory");
+		return NULL;
+	}
+	for (i = 0; i < json_array_size(events); i++)
+		event_from_json(json_array_get(events, i), &(*own)[i]);
+	*n = json_array_size(events);
+	return *own;
+}
+
 char *
 pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **errmsg)
 {
@@ -710,6 +794,8 @@ pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **er
 				head,
 				tail;
 	size_t	   *off;
+	const PaEvent *ev;
+	PaEvent    *own_ev = NULL;
 	char		title[48];
 
 	*errmsg = NULL;
@@ -727,26 +813,16 @@ pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **er
 							 "transcript context must be JSON objects or null");
 		return NULL;
 	}
-	if (events != NULL && !json_is_null(events) && !json_is_array(events))
+	if (opts && opts->use_events)
 	{
-		*errmsg = error_text("\"events\" of the transcript context must be a JSON array");
+		ev = opts->events;
+		n = opts->n_events;
+	}
+	else if ((ev = json_events(events, &n, &own_ev, errmsg)) == NULL)
 		return NULL;
-	}
-	n = json_array_size(events);
-	for (i = 0; i < n; i++)
-	{
-		if (!json_is_object(json_array_get(events, i)))
-		{
-			char		msg[96];
-
-			snprintf(msg, sizeof(msg),
-					 "event %zu of the transcript context is not a JSON object", i);
-			*errmsg = error_text(msg);
-			return NULL;
-		}
-	}
 	if ((off = malloc((n + 1) * sizeof(*off))) == NULL)
 	{
+		free(own_ev);
 		*errmsg = error_text("out of memory");
 		return NULL;
 	}
@@ -765,7 +841,7 @@ pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **er
 	for (i = 0; i < n; i++)
 	{
 		off[i] = b.len;
-		put_event(&b, json_array_get(events, i));
+		put_event(&b, &ev[i]);
 	}
 	off[n] = b.len;
 
@@ -782,6 +858,7 @@ pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **er
 	if (b.oom || max_chars == 0 || b.len <= max_chars || n == 0)
 	{
 		free(off);
+		free(own_ev);
 		if (b.oom)
 		{
 			free(b.data);
@@ -795,12 +872,13 @@ pa_render_transcript(json_t *context, const PaTranscriptOptions *opts, char **er
 	fixed = events_start + (b.len - input_start) + MARKER_RESERVE;
 	choose_events(off, n, max_chars > fixed ? max_chars - fixed : 0, &head, &tail);
 	pa_buf_putn(&out, b.data, off[head]);
-	put_marker(&out, events, head, tail);
+	put_marker(&out, ev, head, tail);
 	if (opts && opts->omitted)
 		*opts->omitted = tail - head;
 	pa_buf_putn(&out, b.data + off[tail], b.len - off[tail]);
 
 	free(off);
+	free(own_ev);
 	free(b.data);
 	if (out.oom)
 	{

@@ -45,6 +45,50 @@
 /* The tool the truncation marker points the model to. */
 #define PA_READ_EVENTS_TOOL "read_events"
 
+/*
+ * A field of an event as the renderer reads it: absent, text (UTF-8, len
+ * bytes), an integer, a JSON value, or JSON already rendered as one line
+ * (pa_render_put_json's text).
+ */
+typedef enum PaFieldType
+{
+	PA_FIELD_NONE = 0,
+	PA_FIELD_TEXT,
+	PA_FIELD_INT,
+	PA_FIELD_JSON,
+	PA_FIELD_JSON_TEXT
+} PaFieldType;
+
+typedef struct PaField
+{
+	PaFieldType type;
+	const char *text;			/* TEXT, JSON_TEXT */
+	size_t		len;
+	long long	i;				/* INT */
+	json_t	   *json;			/* JSON */
+} PaField;
+
+/*
+ * An event with its fields taken out: what the server builds from its rows
+ * without a JSON object per event (PaTranscriptOptions.events), and what
+ * the renderer makes of a context's "events" otherwise.
+ */
+typedef struct PaEvent
+{
+	PaField		id,
+				seq,
+				occurred_at,
+				kind,
+				role,
+				content,
+				name,
+				tool_call_id,
+				payload;
+} PaEvent;
+
+/* Does a JSON value hold something worth a line (not null, "", {} or [])? */
+extern int	pa_render_has_content(json_t *value);
+
 typedef struct PaTranscriptOptions
 {
 	/*
@@ -57,6 +101,15 @@ typedef struct PaTranscriptOptions
 	size_t		max_chars;
 	/* When not NULL, receives the number of events left out (0 if none). */
 	size_t	   *omitted;
+
+	/*
+	 * When use_events is set, the n_events events rendered, in this order
+	 * (events may be NULL when there are none); the context's "events" is
+	 * not read.
+	 */
+	int			use_events;
+	const PaEvent *events;
+	size_t		n_events;
 } PaTranscriptOptions;
 
 /*

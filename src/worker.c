@@ -549,6 +549,7 @@ step_tasks(void)
 	for (i = 0; i < n; i++)
 		if (!step_one(batch[i], &failed))
 			batch[i] = NULL;	/* freed */
+	pa_tasks_preload_forget(batch, n);
 	write_finishes(batch, n, &failed);
 	pa_worker_commit_xact();
 

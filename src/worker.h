@@ -110,6 +110,7 @@ extern void pa_task_cancel(PaTask *t);
 extern void pa_task_free(PaTask *t);
 extern PaTask *pa_task_next(PaTask *t);
 extern void pa_tasks_preload_contexts(PaTask **batch, int n);
+extern void pa_tasks_preload_forget(PaTask **batch, int n);
 extern bool pa_task_finish_pending(PaTask *t);
 extern void pa_task_collect_finish(PaTask *t, json_t *finishes, json_t *outputs, json_t *steps);
 extern void pa_task_write_finish(PaTask *t);

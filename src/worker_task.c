@@ -76,6 +76,7 @@ struct PaTask
 	json_t	   *finish_row;		/* ended in this step, to be written with other runs' ends */
 	json_t	   *finish_outputs;
 	json_t	   *preloaded;		/* its context, loaded with other runs' (without input) */
+	const PaLoadedContext *preloaded_events;	/* with it, in this step's transaction */
 	Oid			preloaded_by;	/* as this reader */
 };
 
@@ -453,12 +454,24 @@ setup(PaTask *t)
 		/* a shallow copy: runs of several agents may share one conversation's */
 		t->context = json_copy(t->preloaded);
 		json_object_set_new(t->context, "input", pa_jsonb_to_json(req.input));
+		transcript = pa_run_prepare(rc, t->context, t->preloaded_events);
 	}
 	else
-		t->context = pa_run_load_context(rc->owner, req.conversation_id, req.input);
+	{
+		/* its events are needed for the transcript only: not for the run's life */
+		MemoryContext load_cxt = AllocSetContextCreate(CurrentMemoryContext, "pa context load",
+													   ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(load_cxt);
+		PaLoadedContext events;
+
+		t->context = pa_run_load_context(rc->owner, req.conversation_id, req.input, &events);
+		MemoryContextSwitchTo(old);
+		transcript = pa_run_prepare(rc, t->context, &events);
+		MemoryContextDelete(load_cxt);
+	}
 	json_decref(t->preloaded);
 	t->preloaded = NULL;
-	transcript = pa_run_prepare(rc, t->context);
+	t->preloaded_events = NULL;
 	rc->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   (long) json_number_value(json_object_get(rc->def, "timeout_ms")));
 	t->provider = provider_state(t->w, json_object_get(rc->def, "provider"));
@@ -850,7 +863,8 @@ typedef struct Preload
 	Oid			reader;
 	int64	   *ids;
 	int			n;
-	json_t	   *contexts;
+	PaLoadedContext *contexts;
+	int			n_contexts;
 } Preload;
 
 static void
@@ -858,7 +872,7 @@ preload_fn(void *arg)
 {
 	Preload    *p = (Preload *) arg;
 
-	p->contexts = pa_run_load_contexts(p->reader, p->ids, p->n);
+	p->contexts = pa_run_load_contexts(p->reader, p->ids, p->n, &p->n_contexts);
 }
 
 /*
@@ -906,17 +920,42 @@ pa_tasks_preload_contexts(PaTask **batch, int n)
 		}
 		for (j = 0; j < k; j++)
 		{
-			char		key[32];
+			int			c;
 
-			snprintf(key, sizeof(key), "%lld", (long long) ids[j]);
-			tasks[j]->preloaded = json_incref(json_object_get(p.contexts, key));
-			tasks[j]->preloaded_by = p.reader;
+			for (c = 0; c < p.n_contexts; c++)
+				if (p.contexts[c].id == ids[j])
+				{
+					tasks[j]->preloaded = json_incref(p.contexts[c].head);
+					tasks[j]->preloaded_events = &p.contexts[c];
+					tasks[j]->preloaded_by = p.reader;
+					break;
+				}
 		}
-		json_decref(p.contexts);
+		/* the heads are the tasks' now; the events stay in this transaction's memory */
+		for (j = 0; j < p.n_contexts; j++)
+			json_decref(p.contexts[j].head);
 	}
 	pfree(taken);
 	pfree(ids);
 	pfree(tasks);
+}
+
+/*
+ * After the step: a preloaded context not used (its run failed before its
+ * setup) is forgotten, as its events end with the transaction.
+ */
+void
+pa_tasks_preload_forget(PaTask **batch, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (batch[i] && batch[i]->preloaded)
+		{
+			json_decref(batch[i]->preloaded);
+			batch[i]->preloaded = NULL;
+			batch[i]->preloaded_events = NULL;
+		}
 }
 
 /* The run ended in its last step and its rows wait for pa_task_collect_finish. */

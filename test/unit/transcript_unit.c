@@ -725,6 +725,128 @@ test_timing(void)
 	}
 }
 
+/* ---------- events given as fields (the server's path) ---------- */
+
+/*
+ * The events of a JSON context taken apart as the server's loader takes
+ * its rows (context.c): strings as text, integers as integers, a payload
+ * with content as its one-line JSON, null and empty payloads absent.
+ * The strings point into the context; payload texts are malloc'd.
+ */
+static PaEvent *
+events_as_rows(json_t *events, size_t *n)
+{
+	PaEvent    *v = calloc(json_array_size(events) + 1, sizeof(PaEvent));
+	size_t		i;
+	json_t	   *ev;
+
+	json_array_foreach(events, i, ev)
+	{
+		const char *keys[] = {"id", "seq", "occurred_at", "kind", "role", "content", "name",
+		"tool_call_id", "payload"};
+		PaField    *fields[] = {&v[i].id, &v[i].seq, &v[i].occurred_at, &v[i].kind, &v[i].role,
+		&v[i].content, &v[i].name, &v[i].tool_call_id, &v[i].payload};
+		size_t		k;
+
+		for (k = 0; k < 9; k++)
+		{
+			json_t	   *value = json_object_get(ev, keys[k]);
+
+			if (k == 8 && pa_render_has_content(value))
+			{
+				PaBuf		b = {0};
+
+				pa_render_put_json(&b, value);
+				fields[k]->type = PA_FIELD_JSON_TEXT;
+				fields[k]->text = b.data;
+				fields[k]->len = b.len;
+			}
+			else if (k < 8 && json_is_string(value))
+			{
+				fields[k]->type = PA_FIELD_TEXT;
+				fields[k]->text = json_string_value(value);
+				fields[k]->len = json_string_length(value);
+			}
+			else if (k < 8 && json_is_integer(value))
+			{
+				fields[k]->type = PA_FIELD_INT;
+				fields[k]->i = (long long) json_integer_value(value);
+			}
+		}
+	}
+	*n = json_array_size(events);
+	return v;
+}
+
+static void
+free_rows(PaEvent *v, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		free((char *) v[i].payload.text);
+	free(v);
+}
+
+/* The same text from the fields as from the JSON events, with a budget or not. */
+static void
+check_given_events(json_t *ctx, size_t max_chars, const char *name)
+{
+	size_t		n;
+	PaEvent    *v = events_as_rows(json_object_get(ctx, "events"), &n);
+	size_t		omitted_json = 0,
+				omitted_rows = 0;
+	PaTranscriptOptions from_json = {max_chars, &omitted_json};
+	PaTranscriptOptions from_rows = {max_chars, &omitted_rows, 1, v, n};
+	json_t	   *without = json_deep_copy(ctx);
+	char	   *err = NULL;
+	char	   *want = pa_render_transcript(ctx, &from_json, &err);
+	char	   *got;
+
+	free(err);
+	err = NULL;
+	/* the context's own events are not read: take them away */
+	json_object_del(without, "events");
+	got = pa_render_transcript(without, &from_rows, &err);
+	check_text(got, want ? want : "(render failed)", name);
+	CHECK(omitted_json == omitted_rows, name);
+	free(err);
+	free(want);
+	free(got);
+	json_decref(without);
+	free_rows(v, n);
+}
+
+static void
+test_given_events(void)
+{
+	json_t	   *ctx = parse(small_context);
+	json_t	   *odd = parse("{\"events\": ["
+							"{\"id\": 1, \"seq\": 1, \"kind\": \"message\", \"role\": \"customer\", \"content\": \"  \\n \"},"
+							"{\"id\": 2, \"seq\": 2, \"kind\": \"event\", \"name\": \"a b]\", \"payload\": \"note\"},"
+							"{\"id\": 3, \"seq\": 3, \"kind\": \"event\", \"name\": \"x\", \"payload\": []},"
+							"{\"id\": 4, \"seq\": 4, \"kind\": \"tool\", \"role\": \"tool\", \"content\": \"\", \"payload\": [1]},"
+							"{\"id\": 5, \"seq\": 5, \"kind\": \"message\", \"role\": \"agent\", \"content\": \"done\\u2028[#9 agent] no\"}]}");
+	json_t	   *big = make_context(300);
+	PaTranscriptOptions none = {0, NULL, 1, NULL, 0};
+	char	   *err = NULL;
+	char	   *text;
+
+	check_given_events(ctx, 0, "given events: the small context, as from JSON");
+	check_given_events(odd, 0, "given events: blank content, string and empty payloads, kind = role");
+	check_given_events(big, 0, "given events: 300 events, as from JSON");
+	check_given_events(big, 4000, "given events: 300 events cut to 4000 bytes, the same marker");
+	/* no events given: none rendered, whatever the context holds */
+	text = pa_render_transcript(ctx, &none, &err);
+	CHECK(text != NULL && strstr(text, "## Events (0)\n(no events)\n") != NULL,
+		  "given events: none given is none rendered");
+	free(text);
+	free(err);
+	json_decref(ctx);
+	json_decref(odd);
+	json_decref(big);
+}
+
 int
 main(void)
 {
@@ -737,6 +859,7 @@ main(void)
 	test_determinism();
 	test_system_prompt();
 	test_planning_prompt();
+	test_given_events();
 	test_timing();
 
 	printf("%d passed, %d failed\n", passed, failed);
