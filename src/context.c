@@ -27,19 +27,33 @@
 #include "procedural_agent.h"
 #include "run.h"
 
+/*
+ * The head's columns (conversation, customer, memory) come first in every
+ * row, the event's after them. The head is built here from the first row
+ * of its conversation (no to_jsonb/jsonb_build_object made and parsed
+ * again), with what to_jsonb(conversation) would hold but the bookkeeping
+ * columns (last_event_seq, created_at, updated_at).
+ */
 #define CONTEXT_SQL \
-	"SELECT h.id, h.head, e.id, e.seq, e.occurred_at, e.kind, e.role, e.content, e.name, " \
+	"SELECT h.*, e.id, e.seq, e.occurred_at, e.kind, e.role, e.content, e.name, " \
 	"       e.tool_call_id, e.payload " \
-	"FROM (SELECT c.id, jsonb_build_object(" \
-	"        'conversation', to_jsonb(c) - 'last_event_seq' - 'created_at' - 'updated_at'," \
-	"        'customer', CASE WHEN cu.id IS NOT NULL THEN" \
-	"           jsonb_build_object('external_id', cu.external_id, 'name', cu.name, 'context', cu.context) END," \
-	"        'memory', CASE WHEN c.customer_id IS NULL THEN '{}'::jsonb ELSE" \
-	"           coalesce((SELECT jsonb_object_agg(m.key, m.value) FROM pa.customer_memory m" \
-	"                     WHERE m.customer_id = c.customer_id), '{}') END) AS head" \
+	"FROM (SELECT c.id, c.external_id, c.customer_id, c.channel, c.metadata, c.status, c.outcome, " \
+	"             c.started_at, c.ended_at, cu.id AS cu_id, cu.external_id AS cu_external_id, " \
+	"             cu.name AS cu_name, cu.context AS cu_context, " \
+	"             CASE WHEN c.customer_id IS NOT NULL THEN" \
+	"               (SELECT jsonb_object_agg(m.key, m.value) FROM pa.customer_memory m" \
+	"                 WHERE m.customer_id = c.customer_id) END AS memory" \
 	"      FROM pa.conversations c LEFT JOIN pa.customers cu ON cu.id = c.customer_id" \
 	"      WHERE %s OFFSET 0) h " \
 	"LEFT JOIN pa.events e ON e.conversation_id = h.id"
+
+/* The head's columns: the conversation's (keys as named), then the customer's, then memory. */
+static const char *const conversation_columns[] = {"id", "external_id", "customer_id", "channel",
+"metadata", "status", "outcome", "started_at", "ended_at"};
+static const char *const customer_columns[] = {"external_id", "name", "context"};
+
+#define N_CONVERSATION 9
+#define N_HEAD (N_CONVERSATION + 1 + 3 + 1)	/* and cu_id, the customer's, memory */
 
 /* Where the rows of one statement go: one entry per conversation. */
 typedef struct LoadState
@@ -139,7 +153,7 @@ field_from_datum(PaField *f, Datum d, Oid type)
 	}
 }
 
-/* The event's fields, in the order of the statement's columns from the third. */
+/* The event's fields, in the order of the statement's columns after the head's. */
 static PaField *
 event_field(PaEvent *e, int k)
 {
@@ -151,9 +165,43 @@ event_field(PaEvent *e, int k)
 
 #define N_EVENT_COLUMNS 9
 
+/* A column as to_jsonb writes it (NULL as null). */
+static json_t *
+column_json(Datum value, bool isnull, Oid type)
+{
+	return isnull ? json_null() : pa_datum_to_json(value, type);
+}
+
+/* {"conversation": {...}, "customer": {...} | null, "memory": {...}} from a row's head columns. */
+static json_t *
+head_json(TupleDesc desc, const Datum *values, const bool *nulls)
+{
+	json_t	   *conversation = json_object();
+	json_t	   *customer = json_null();
+	int			k;
+
+	for (k = 0; k < N_CONVERSATION; k++)
+		json_object_set_new(conversation, conversation_columns[k],
+							column_json(values[k], nulls[k], TupleDescAttr(desc, k)->atttypid));
+	if (!nulls[N_CONVERSATION])
+	{
+		customer = json_object();
+		for (k = 0; k < 3; k++)
+		{
+			int			col = N_CONVERSATION + 1 + k;
+
+			json_object_set_new(customer, customer_columns[k],
+								column_json(values[col], nulls[col], TupleDescAttr(desc, col)->atttypid));
+		}
+	}
+	return json_pack("{s:o, s:o, s:o}", "conversation", conversation, "customer", customer,
+					 "memory", nulls[N_HEAD - 1] ? json_object() :
+					 pa_jsonb_to_json(DatumGetJsonbP(values[N_HEAD - 1])));
+}
+
 /* The entry of a conversation, made with its head the first time it is seen. */
 static PaLoadedContext *
-entry_for(LoadState *st, int64 id, Datum head)
+entry_for(LoadState *st, int64 id, TupleDesc desc, const Datum *values, const bool *nulls)
 {
 	PaLoadedContext *c;
 	int			i;
@@ -172,31 +220,28 @@ entry_for(LoadState *st, int64 id, Datum head)
 	c = &st->v[st->last = st->n];
 	memset(c, 0, sizeof(*c));
 	c->id = id;
-	c->head = pa_jsonb_to_json(DatumGetJsonbP(head));
+	c->head = head_json(desc, values, nulls);
 	st->n++;					/* counted once it owns its head */
 	return c;
 }
 
 /*
  * One row: its conversation's head the first time, then its event if any.
- * The row is deformed once; each event is a PaEvent of fields (no JSON
+ * Each event is a PaEvent of fields (no JSON
  * object per event: building and freeing those was most of loading a
  * transcript). NULL columns are left absent.
  */
 static void
-context_row(HeapTuple tuple, TupleDesc desc, void *arg)
+context_row(const Datum *values, const bool *nulls, TupleDesc desc, void *arg)
 {
 	LoadState  *st = (LoadState *) arg;
-	Datum		values[2 + N_EVENT_COLUMNS];
-	bool		nulls[2 + N_EVENT_COLUMNS];
 	PaLoadedContext *c;
 	PaEvent    *e;
 	int			k;
 
-	Assert(desc->natts == 2 + N_EVENT_COLUMNS);
-	heap_deform_tuple(tuple, desc, values, nulls);
-	c = entry_for(st, DatumGetInt64(values[0]), values[1]);
-	if (nulls[2])
+	Assert(desc->natts == N_HEAD + N_EVENT_COLUMNS);
+	c = entry_for(st, DatumGetInt64(values[0]), desc, values, nulls);
+	if (nulls[N_HEAD])
 		return;					/* no events: the one row of the outer join */
 	if (c->n_events == c->cap)
 	{
@@ -207,8 +252,9 @@ context_row(HeapTuple tuple, TupleDesc desc, void *arg)
 	e = &c->events[c->n_events];
 	memset(e, 0, sizeof(*e));
 	for (k = 0; k < N_EVENT_COLUMNS; k++)
-		if (!nulls[k + 2])
-			field_from_datum(event_field(e, k), values[k + 2], TupleDescAttr(desc, k + 2)->atttypid);
+		if (!nulls[N_HEAD + k])
+			field_from_datum(event_field(e, k), values[N_HEAD + k],
+							 TupleDescAttr(desc, N_HEAD + k)->atttypid);
 	c->n_events++;
 }
 

@@ -11,12 +11,35 @@
  * writes them unescaped too without JSON_ENSURE_ASCII). No server
  * dependency: the unit tests compare it with json_dumps.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_dump.h"
 #include "pa_buf.h"
+
+#define ONES	UINT64_C(0x0101010101010101)
+#define HIGHS	UINT64_C(0x8080808080808080)
+
+/*
+ * Does any of the 8 bytes at p need escaping: a control character (< 0x20),
+ * '"' or '\\'? (x - n*ONES) & ~x & HIGHS is not zero exactly when some byte
+ * of x is below n (n <= 0x80); a byte equal to c is a zero byte of x ^ c.
+ */
+static inline bool
+needs_escape8(const char *p)
+{
+	uint64_t	x;
+	uint64_t	q;
+	uint64_t	bs;
+
+	memcpy(&x, p, 8);
+	q = x ^ (ONES * '"');
+	bs = x ^ (ONES * '\\');
+	return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((bs - ONES) & ~bs)) & HIGHS;
+}
 
 static void
 put_string(PaBuf *b, const char *s, size_t n)
@@ -28,10 +51,16 @@ put_string(PaBuf *b, const char *s, size_t n)
 	pa_buf_putc(b, '"');
 	for (i = 0; i < n; i++)
 	{
-		unsigned char c = (unsigned char) s[i];
+		unsigned char c;
 		const char *esc;
 		char		u[7];
 
+		/* eight bytes at a time while none needs escaping (most text) */
+		while (i + 8 <= n && !needs_escape8(s + i))
+			i += 8;
+		if (i >= n)
+			break;
+		c = (unsigned char) s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		pa_buf_putn(b, s + start, i - start);

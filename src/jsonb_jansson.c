@@ -335,7 +335,7 @@ pa_datum_to_json(Datum d, Oid type)
 }
 
 json_t *
-pa_tuple_to_json(HeapTuple tuple, TupleDesc desc)
+pa_row_to_json(const Datum *values, const bool *nulls, TupleDesc desc)
 {
 	json_t	   *row = json_object();
 	int			i;
@@ -343,13 +343,11 @@ pa_tuple_to_json(HeapTuple tuple, TupleDesc desc)
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		bool		isnull;
-		Datum		d;
 
 		if (att->attisdropped)
 			continue;
-		d = heap_getattr(tuple, i + 1, desc, &isnull);
-		json_object_set_new(row, NameStr(att->attname), isnull ? json_null() : pa_datum_to_json(d, att->atttypid));
+		json_object_set_new(row, NameStr(att->attname),
+							nulls[i] ? json_null() : pa_datum_to_json(values[i], att->atttypid));
 	}
 	return row;
 }

@@ -68,10 +68,11 @@ extern Datum pa_sql_value_by_index(Oid role, const char *sql, int nargs, Oid *ar
 								   Datum *values, const char *nulls, bool *isnull);
 /*
  * Every row of a query (planned by index) through SPI as a role: row_fn is
- * called per row, in the caller's memory context (the tuple is SPI's: copy
- * what you keep).
+ * called per row as the executor makes it (no result set is built), in the
+ * caller's memory context; the values are the executor's until the next
+ * row: copy what you keep.
  */
-typedef void (*PaSqlRowFn) (HeapTuple tuple, TupleDesc desc, void *arg);
+typedef void (*PaSqlRowFn) (const Datum *values, const bool *nulls, TupleDesc desc, void *arg);
 extern void pa_sql_rows_by_index(Oid role, const char *sql, int nargs, Oid *argtypes,
 								 Datum *values, const char *nulls, PaSqlRowFn row_fn, void *arg);
 /* The search_path of the extension's own statements (the worker's own path too). */

@@ -7,6 +7,7 @@
 #include "executor/spi.h"
 #include "common/hashfn.h"
 #include "utils/datum.h"
+#include "nodes/params.h"
 #include "utils/guc.h"
 
 #include "procedural_agent.h"
@@ -88,6 +89,67 @@ typedef struct RowSink
 	void	   *arg;
 } RowSink;
 
+/*
+ * pa_sql_rows' receiver: each row goes to row_fn as the executor makes it.
+ * Through SPI's own receiver every row was formed into a tuple of the
+ * result set first (a fifth of loading a 50-event transcript), then
+ * deformed again by the caller.
+ */
+typedef struct RowDest
+{
+	DestReceiver pub;
+	RowSink    *sink;
+} RowDest;
+
+static bool
+row_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RowSink    *sink = ((RowDest *) self)->sink;
+	MemoryContext old = MemoryContextSwitchTo(sink->caller);
+
+	slot_getallattrs(slot);
+	sink->row_fn(slot->tts_values, slot->tts_isnull, slot->tts_tupleDescriptor, sink->arg);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+row_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+row_shutdown(DestReceiver *self)
+{
+}
+
+static void
+row_destroy(DestReceiver *self)
+{
+}
+
+/* Run a prepared plan with its rows sent to sink->row_fn. */
+static int
+execute_to_rows(SPIPlanPtr plan, int nargs, Oid *argtypes, Datum *values, const char *nulls,
+				RowSink *sink)
+{
+	RowDest		dest = {{row_receive, row_startup, row_shutdown, row_destroy, DestNone}, sink};
+	SPIExecuteOptions options = {0};
+	ParamListInfo params = makeParamList(nargs);
+	int			i;
+
+	for (i = 0; i < nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = nulls != NULL && nulls[i] == 'n';
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = argtypes[i];
+	}
+	options.params = params;
+	options.dest = (DestReceiver *) &dest;
+	return SPI_execute_plan_extended(plan, &options);
+}
+
 /* How sql_run runs a statement. */
 #define SQL_PIN_PATH	0x01	/* search_path = PA_PINNED_PATH, plan kept */
 #define SQL_BY_INDEX	0x02	/* planned without seq scans, bitmap scans, sorts */
@@ -109,7 +171,6 @@ sql_run(Oid role, int flags, const char *sql, int nargs, Oid *argtypes,
 	int			rc;
 	int			nest = 0;
 	bool		pin_path = (flags & SQL_PIN_PATH) != 0;
-	uint64		i;
 
 	/* nothing to set when the session's path is that already */
 	if (pin_path && strcmp(namespace_search_path, PA_PINNED_PATH) != 0)
@@ -132,34 +193,31 @@ sql_run(Oid role, int flags, const char *sql, int nargs, Oid *argtypes,
 		elog(ERROR, "SPI_connect failed");
 	if (pin_path)
 		plan = cached_plan(sql, nargs, argtypes);
-	if (plan)
+	if (sink->row_fn)
+	{
+		/* rows go to row_fn: a plan is needed, if only for this once */
+		if (plan == NULL && (plan = SPI_prepare(sql, nargs, argtypes)) == NULL)
+			elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+		rc = execute_to_rows(plan, nargs, argtypes, values, nulls, sink);
+	}
+	else if (plan)
 		rc = SPI_execute_plan(plan, values, nulls, false, max_rows);
 	else
 		rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, max_rows);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
-	if (SPI_tuptable != NULL && SPI_tuptable->tupdesc->natts > 0)
+	if (!sink->row_fn && SPI_tuptable != NULL && SPI_tuptable->tupdesc->natts > 0 &&
+		SPI_processed > 0)
 	{
-		if (sink->row_fn)
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, sink->isnull);
+
+		if (!*sink->isnull)
 		{
+			Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
 			MemoryContext old = MemoryContextSwitchTo(sink->caller);
 
-			for (i = 0; i < SPI_processed; i++)
-				sink->row_fn(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, sink->arg);
+			sink->first = datumCopy(d, att->attbyval, att->attlen);
 			MemoryContextSwitchTo(old);
-		}
-		else if (SPI_processed > 0)
-		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, sink->isnull);
-
-			if (!*sink->isnull)
-			{
-				Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
-				MemoryContext old = MemoryContextSwitchTo(sink->caller);
-
-				sink->first = datumCopy(d, att->attbyval, att->attlen);
-				MemoryContextSwitchTo(old);
-			}
 		}
 	}
 	SPI_finish();

@@ -298,9 +298,9 @@ expand_terminations(void)
 
 /* A claimed run's row: a task for it. */
 static void
-claimed_row(HeapTuple tuple, TupleDesc desc, void *arg)
+claimed_row(const Datum *values, const bool *nulls, TupleDesc desc, void *arg)
 {
-	json_t	   *row = pa_tuple_to_json(tuple, desc);
+	json_t	   *row = pa_row_to_json(values, nulls, desc);
 	PaTask	   *t = pa_task_new(&worker, row);
 
 	if (json_is_true(json_object_get(row, "cancel_requested")))

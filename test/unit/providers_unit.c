@@ -1014,6 +1014,34 @@ test_json_dump(void)
 	}
 	check_dump_same(big, "400 reals, every ASCII byte, the documents above in one array");
 	json_decref(big);
+	/*
+	 * Strings of every length up to 80 with one byte to escape (or a
+	 * multibyte character) at every position: the writer skips eight plain
+	 * bytes at a time, so the edges of those words are where it could slip.
+	 */
+	{
+		static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f",
+		"\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80", " "};
+		json_t	   *strings = json_array();
+		size_t		len;
+		size_t		pos;
+		size_t		k;
+
+		for (len = 0; len <= 80; len++)
+			for (pos = 0; pos <= len; pos++)
+				for (k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
+				{
+					char		text[128];
+
+					memset(text, 'a' + (char) (len % 26), len);
+					text[len] = '\0';
+					snprintf(text + pos, sizeof(text) - pos, "%s%.*s", specials[k],
+							 (int) (len - pos), "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+					json_array_append_new(strings, json_string(text));
+				}
+		check_dump_same(strings, "strings of 0 to 80 bytes, a byte to escape at every position");
+		json_decref(strings);
+	}
 	CHECK(pa_json_dump(NULL) == NULL, "pa_json_dump(NULL) is NULL");
 }
 
