@@ -20,7 +20,6 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
-#include "utils/lsyscache.h"
 #include "mb/pg_wchar.h"
 
 #include "jsonb_jansson.h"
@@ -141,12 +140,8 @@ field_from_datum(PaField *f, Datum d, Oid type)
 			}
 		default:
 			{
-				Oid			out;
-				bool		varlena;
-				char	   *s;
+				char	   *s = pa_datum_out(d, type);
 
-				getTypeOutputInfo(type, &out, &varlena);
-				s = OidOutputFunctionCall(out, d);
 				field_text(f, s, (int) strlen(s));
 				break;
 			}

@@ -297,6 +297,16 @@ pa_json_to_jsonb(json_t *value)
 	return JsonbValueToJsonb(push_value(&state, WJB_ELEM, value));
 }
 
+char *
+pa_datum_out(Datum d, Oid type)
+{
+	Oid			out;
+	bool		varlena;
+
+	getTypeOutputInfo(type, &out, &varlena);
+	return OidOutputFunctionCall(out, d);
+}
+
 json_t *
 pa_datum_to_json(Datum d, Oid type)
 {
@@ -323,12 +333,8 @@ pa_datum_to_json(Datum d, Oid type)
 			}
 		default:
 			{
-				Oid			out;
-				bool		varlena;
-				char	   *s;
+				char	   *s = pa_datum_out(d, type);
 
-				getTypeOutputInfo(type, &out, &varlena);
-				s = OidOutputFunctionCall(out, d);
 				return pa_text_to_json(s, (int) strlen(s));
 			}
 	}

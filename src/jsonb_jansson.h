@@ -16,6 +16,8 @@ extern json_t *pa_text_to_json(const char *s, int len);
  * columns (NULL: JSON null). New references.
  */
 extern json_t *pa_datum_to_json(Datum d, Oid type);
+/* A value as its type's output function writes it (palloc'd). */
+extern char *pa_datum_out(Datum d, Oid type);
 extern json_t *pa_row_to_json(const Datum *values, const bool *nulls, TupleDesc desc);
 /* palloc'd jsonb of a jansson value (any type, including scalars). */
 extern Jsonb *pa_json_to_jsonb(json_t *value);

@@ -1,17 +1,18 @@
 /*
  * ledger_new.c — a pa_invoke run's row, written once with its end.
  *
- * pa_invoke is a caller waiting, so its write is the lean one: a plain
- * INSERT ... VALUES per row with scalar parameters (the run, then each
- * output, then each step: the foreign keys of the later rows see the
- * run). The worker's batched form (ledger.c, pa_ledger_finish_many) joins
- * JSON record sets in one statement; for a single run that statement's
- * executor start-up (function scans, CTE scans, hash joins) and the JSONB
- * built and taken apart again cost more than three small statements.
+ * pa_invoke is a caller waiting, so its write is the lean one: its run,
+ * outputs and steps as plain INSERT ... VALUES with scalar parameters, in
+ * one statement (the run's and the outputs' inserts as data-modifying CTEs
+ * of the steps'). The worker's batched form (ledger.c,
+ * pa_ledger_finish_many) joins JSON record sets; for a single run that
+ * statement's executor start-up (function scans, CTE scans, hash joins)
+ * and the JSONB built and taken apart again cost more than the whole write.
  */
 #include "pg_prelude.h"
 
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/timestamp.h"
 
@@ -19,7 +20,9 @@
 #include "ledger.h"
 #include "procedural_agent.h"
 
-#define MAX_PARAMS 24
+/* the run (21), three outputs (4 each) and three steps (15 each) in one statement */
+#define MAX_PARAMS 80
+#define MAX_ROWS_TOGETHER 3
 
 /* The parameters of one statement, appended in order ($1, $2, ...). */
 typedef struct Params
@@ -65,6 +68,18 @@ add_text(Params *p, json_t *v)
 		!json_is_string(v));
 }
 
+/* The four token counts of an object, in FINISH_TOKENS' order, as int8 or int4. */
+static void
+add_tokens(Params *p, json_t *o, Oid type)
+{
+	static const char *const keys[] = {"input_tokens", "output_tokens", "cached_tokens",
+	"reasoning_tokens"};
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		(type == INT8OID ? add_int8 : add_int4) (p, json_object_get(o, keys[i]));
+}
+
 /* Absent and JSON null are SQL NULL, as jsonb_to_recordset reads them. */
 static void
 add_jsonb(Params *p, json_t *v)
@@ -84,44 +99,43 @@ run_insert(const char *sql, Params *p)
 
 #define FINISH_TOKENS "input_tokens, output_tokens, cached_tokens, reasoning_tokens"
 
+/* The run's row: its 21 parameters, from $1 (the first four are the ids its outputs repeat). */
 static void
-insert_run(const PaRunStart *s, json_t *f)
+add_run(Params *p, const PaRunStart *s, json_t *f)
 {
-	Params		p = {0};
 	json_t	   *usage = json_object_get(f, "usage");
 
-	add(&p, INT8OID, Int64GetDatum(s->run_id), false);
-	add(&p, INT8OID, Int64GetDatum(s->agent_id), false);
-	add(&p, INT4OID, Int32GetDatum(s->version), false);
-	add(&p, INT8OID, Int64GetDatum(s->conversation_id), s->conversation_id < 0);
-	add(&p, TEXTOID, CStringGetTextDatum(s->origin), false);
-	add(&p, JSONBOID, JsonbPGetDatum(s->input), false);
-	add_text(&p, json_object_get(f, "status"));
-	add(&p, OIDOID, ObjectIdGetDatum(s->owner), false);
-	add(&p, OIDOID, ObjectIdGetDatum(s->requested_by), false);
-	add(&p, TIMESTAMPTZOID, TimestampTzGetDatum(s->started_at), false);
-	add(&p, INT8OID, Int64GetDatum(s->parent_run_id), s->parent_run_id <= 0);
-	add_text(&p, json_object_get(f, "plan"));
-	add_jsonb(&p, json_object_get(f, "result"));
-	add_jsonb(&p, json_object_get(f, "error"));
-	add_jsonb(&p, json_object_get(f, "last_invalid"));
-	add_int4(&p, json_object_get(f, "steps"));
-	add_int8(&p, json_object_get(usage, "input_tokens"));
-	add_int8(&p, json_object_get(usage, "output_tokens"));
-	add_int8(&p, json_object_get(usage, "cached_tokens"));
-	add_int8(&p, json_object_get(usage, "reasoning_tokens"));
-	add_float8(&p, json_object_get(f, "cost"));
-	/* error_detail as the batched form builds it (FINISH_ERROR_DETAIL in ledger.c) */
-	run_insert("INSERT INTO pa.runs (id, agent_id, agent_version, conversation_id, origin, input, "
-			   "  status, attempts, owner, requested_by, started_at, parent_run_id, plan, result, "
-			   "  error_code, error_message, error_detail, steps, " FINISH_TOKENS ", cost_usd, "
-			   "  finished_at) OVERRIDING SYSTEM VALUE "
-			   "VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8::regrole, $9::regrole, $10, $11, $12, $13, "
-			   "  $14->>'code', $14->>'message', CASE WHEN $14 IS NULL AND $15 IS NULL THEN NULL "
-			   "    ELSE jsonb_strip_nulls(jsonb_build_object('detail', $14->'detail', "
-			   "                                              'last_invalid', $15)) END, "
-			   "  $16, $17, $18, $19, $20, $21, clock_timestamp())", &p);
+	add(p, INT8OID, Int64GetDatum(s->run_id), false);
+	add(p, INT8OID, Int64GetDatum(s->agent_id), false);
+	add(p, INT4OID, Int32GetDatum(s->version), false);
+	add(p, INT8OID, Int64GetDatum(s->conversation_id), s->conversation_id < 0);
+	add(p, TEXTOID, CStringGetTextDatum(s->origin), false);
+	add(p, JSONBOID, JsonbPGetDatum(s->input), false);
+	add_text(p, json_object_get(f, "status"));
+	add(p, OIDOID, ObjectIdGetDatum(s->owner), false);
+	add(p, OIDOID, ObjectIdGetDatum(s->requested_by), false);
+	add(p, TIMESTAMPTZOID, TimestampTzGetDatum(s->started_at), false);
+	add(p, INT8OID, Int64GetDatum(s->parent_run_id), s->parent_run_id <= 0);
+	add_text(p, json_object_get(f, "plan"));
+	add_jsonb(p, json_object_get(f, "result"));
+	add_jsonb(p, json_object_get(f, "error"));
+	add_jsonb(p, json_object_get(f, "last_invalid"));
+	add_int4(p, json_object_get(f, "steps"));
+	add_tokens(p, usage, INT8OID);	/* bigint in pa.runs */
+	add_float8(p, json_object_get(f, "cost"));
 }
+
+/* error_detail as the batched form builds it (FINISH_ERROR_DETAIL in ledger.c) */
+#define RUN_INSERT \
+	"INSERT INTO pa.runs (id, agent_id, agent_version, conversation_id, origin, input, " \
+	"  status, attempts, owner, requested_by, started_at, parent_run_id, plan, result, " \
+	"  error_code, error_message, error_detail, steps, " FINISH_TOKENS ", cost_usd, " \
+	"  finished_at) OVERRIDING SYSTEM VALUE " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8::regrole, $9::regrole, $10, $11, $12, $13, " \
+	"  $14->>'code', $14->>'message', CASE WHEN $14 IS NULL AND $15 IS NULL THEN NULL " \
+	"    ELSE jsonb_strip_nulls(jsonb_build_object('detail', $14->'detail', " \
+	"                                              'last_invalid', $15)) END, " \
+	"  $16, $17, $18, $19, $20, $21, clock_timestamp())"
 
 /* A recorded object's cited event ids (integers, checked by the step machine). */
 static Datum
@@ -141,63 +155,162 @@ evidence_array(json_t *cited)
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/* An output row's own 4 parameters (its ids are the run's $1 to $4). */
 static void
-insert_output(const PaRunStart *s, json_t *row)
+add_output(Params *p, json_t *row)
 {
-	Params		p = {0};
 	json_t	   *cited = json_object_get(row, "evidence");
 
-	add(&p, INT8OID, Int64GetDatum(s->run_id), false);
-	add(&p, INT8OID, Int64GetDatum(s->agent_id), false);
-	add(&p, INT4OID, Int32GetDatum(s->version), false);
-	add(&p, INT8OID, Int64GetDatum(s->conversation_id), s->conversation_id < 0);
-	add_text(&p, json_object_get(row, "name"));
-	add_int4(&p, json_object_get(row, "ordinal"));
-	add_jsonb(&p, json_object_get(row, "value"));
-	add(&p, INT8ARRAYOID, json_is_array(cited) ? evidence_array(cited) : (Datum) 0,
+	add_text(p, json_object_get(row, "name"));
+	add_int4(p, json_object_get(row, "ordinal"));
+	add_jsonb(p, json_object_get(row, "value"));
+	add(p, INT8ARRAYOID, json_is_array(cited) ? evidence_array(cited) : (Datum) 0,
 		!json_is_array(cited));
-	run_insert("INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, name, "
-			   "  ordinal, value, evidence) "
-			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &p);
 }
 
+#define OUTPUT_INSERT \
+	"INSERT INTO pa.outputs (run_id, agent_id, agent_version, conversation_id, name, " \
+	"  ordinal, value, evidence) VALUES "
+
+/* A step row's 15 parameters. */
 static void
-insert_step(json_t *row)
+add_step(Params *p, json_t *row)
 {
-	Params		p = {0};
-
-	add_int8(&p, json_object_get(row, "run_id"));
-	add_int4(&p, json_object_get(row, "step"));
-	add_text(&p, json_object_get(row, "kind"));
-	add_text(&p, json_object_get(row, "name"));
-	add_text(&p, json_object_get(row, "error"));
-	add_float8(&p, json_object_get(row, "latency_ms"));
-	add_float8(&p, json_object_get(row, "ended"));
-	add_int4(&p, json_object_get(row, "http_status"));
-	add_int4(&p, json_object_get(row, "input_tokens"));
-	add_int4(&p, json_object_get(row, "output_tokens"));
-	add_int4(&p, json_object_get(row, "cached_tokens"));
-	add_int4(&p, json_object_get(row, "reasoning_tokens"));
-	add_float8(&p, json_object_get(row, "cost"));
-	add_jsonb(&p, json_object_get(row, "request"));
-	add_jsonb(&p, json_object_get(row, "response"));
-	/* the step's times as the batched form computes them (STEP_VALUES in ledger.c) */
-	run_insert("INSERT INTO pa.run_steps (run_id, step, kind, name, status, error, started_at, "
-			   "  finished_at, http_status, " FINISH_TOKENS ", cost_usd, request, response) "
-			   "VALUES ($1, $2, $3, $4, CASE WHEN $5 IS NULL THEN 'ok' ELSE 'error' END, $5, "
-			   "  to_timestamp($7 - $6 / 1000), to_timestamp($7), $8, $9, $10, $11, $12, $13, "
-			   "  $14, $15)", &p);
+	add_int8(p, json_object_get(row, "run_id"));
+	add_int4(p, json_object_get(row, "step"));
+	add_text(p, json_object_get(row, "kind"));
+	add_text(p, json_object_get(row, "name"));
+	add_text(p, json_object_get(row, "error"));
+	add_float8(p, json_object_get(row, "latency_ms"));
+	add_float8(p, json_object_get(row, "ended"));
+	add_int4(p, json_object_get(row, "http_status"));
+	add_tokens(p, row, INT4OID);	/* integer in pa.run_steps */
+	add_float8(p, json_object_get(row, "cost"));
+	add_jsonb(p, json_object_get(row, "request"));
+	add_jsonb(p, json_object_get(row, "response"));
 }
 
+#define STEP_INSERT \
+	"INSERT INTO pa.run_steps (run_id, step, kind, name, status, error, started_at, " \
+	"  finished_at, http_status, " FINISH_TOKENS ", cost_usd, request, response) VALUES "
+
+/* An output's VALUES row whose own parameters start at $k. */
+static void
+output_values(StringInfo sql, int k)
+{
+	appendStringInfo(sql, "($1, $2, $3, $4, $%d, $%d, $%d, $%d)", k, k + 1, k + 2, k + 3);
+}
+
+/* A step's VALUES row from $k: its times as the batched form computes them (STEP_VALUES). */
+static void
+step_values(StringInfo sql, int k)
+{
+	appendStringInfo(sql, "($%d, $%d, $%d, $%d, CASE WHEN $%d IS NULL THEN 'ok' ELSE 'error' END, $%d, "
+					 "to_timestamp($%d - $%d / 1000), to_timestamp($%d), $%d, $%d, $%d, $%d, $%d, "
+					 "$%d, $%d, $%d)",
+					 k, k + 1, k + 2, k + 3, k + 4, k + 4, k + 6, k + 5, k + 6, k + 7, k + 8,
+					 k + 9, k + 10, k + 11, k + 12, k + 13, k + 14);
+}
+
+/*
+ * The one statement writing a run with n_outputs outputs and n_steps steps
+ * (each at most MAX_ROWS_TOGETHER): the run's insert, then the outputs',
+ * then the steps' as data-modifying CTEs of the last one. Their foreign
+ * keys are checked at the end of the statement, when the run's row is
+ * there. One fixed text per shape, so one kept plan each.
+ */
+static const char *
+together_sql(int n_outputs, int n_steps)
+{
+	static char *texts[MAX_ROWS_TOGETHER + 1][MAX_ROWS_TOGETHER + 1];
+	StringInfoData sql;
+	int			k = 22;
+	int			i;
+
+	if (texts[n_outputs][n_steps])
+		return texts[n_outputs][n_steps];
+	initStringInfo(&sql);
+	if (n_outputs + n_steps > 0)
+		appendStringInfoString(&sql, "WITH r AS (" RUN_INSERT ")");
+	else
+		appendStringInfoString(&sql, RUN_INSERT);
+	if (n_outputs > 0)
+	{
+		appendStringInfoString(&sql, n_steps > 0 ? ", o AS (" OUTPUT_INSERT : " " OUTPUT_INSERT);
+		for (i = 0; i < n_outputs; i++, k += 4)
+		{
+			if (i > 0)
+				appendStringInfoString(&sql, ", ");
+			output_values(&sql, k);
+		}
+		if (n_steps > 0)
+			appendStringInfoChar(&sql, ')');
+	}
+	if (n_steps > 0)
+	{
+		appendStringInfoString(&sql, " " STEP_INSERT);
+		for (i = 0; i < n_steps; i++, k += 15)
+		{
+			if (i > 0)
+				appendStringInfoString(&sql, ", ");
+			step_values(&sql, k);
+		}
+	}
+	texts[n_outputs][n_steps] = MemoryContextStrdup(TopMemoryContext, sql.data);
+	pfree(sql.data);
+	return texts[n_outputs][n_steps];
+}
+
+/*
+ * One statement for the run, its outputs and its steps (a statement each
+ * costs its own plan check, executor start and trigger queue: for a run of
+ * one output and one step, two thirds again). More rows than fit: the run,
+ * then a statement per row.
+ */
 void
 pa_ledger_finish_new(const PaRunStart *start, json_t *finish, json_t *outputs, json_t *steps)
 {
+	int			n_outputs = (int) json_array_size(outputs);
+	int			n_steps = (int) json_array_size(steps);
+	Params		p = {0};
 	size_t		i;
 	json_t	   *row;
 
-	insert_run(start, finish);
+	add_run(&p, start, finish);
+	if (n_outputs <= MAX_ROWS_TOGETHER && n_steps <= MAX_ROWS_TOGETHER)
+	{
+		json_array_foreach(outputs, i, row)
+			add_output(&p, row);
+		json_array_foreach(steps, i, row)
+			add_step(&p, row);
+		run_insert(together_sql(n_outputs, n_steps), &p);
+		return;
+	}
+	run_insert(RUN_INSERT, &p);
 	json_array_foreach(outputs, i, row)
-		insert_output(start, row);
+	{
+		Params		po = {0};
+		StringInfoData sql;
+
+		add(&po, INT8OID, Int64GetDatum(start->run_id), false);
+		add(&po, INT8OID, Int64GetDatum(start->agent_id), false);
+		add(&po, INT4OID, Int32GetDatum(start->version), false);
+		add(&po, INT8OID, Int64GetDatum(start->conversation_id), start->conversation_id < 0);
+		add_output(&po, row);
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, OUTPUT_INSERT);
+		output_values(&sql, 5);
+		run_insert(sql.data, &po);
+	}
 	json_array_foreach(steps, i, row)
-		insert_step(row);
+	{
+		Params		ps = {0};
+		StringInfoData sql;
+
+		add_step(&ps, row);
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, STEP_INSERT);
+		step_values(&sql, 1);
+		run_insert(sql.data, &ps);
+	}
 }
