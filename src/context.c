@@ -71,6 +71,10 @@ field_text(PaField *f, const char *s, int len)
 
 	if (utf8 != s)
 		len = (int) strlen(utf8);
+	/*
+	 * A UTF8 database's text is valid UTF-8; pg_server_to_any checks a
+	 * SQL_ASCII database's (22021), which it cannot convert.
+	 */
 	f->type = PA_FIELD_TEXT;
 	f->text = utf8 != s ? utf8 : pnstrdup(s, len);
 	f->len = (size_t) len;

@@ -29,4 +29,27 @@ is "terminating sets ended_at" \
 like "an outcome without termination is refused" \
    "$(q "INSERT INTO pa.conversations (outcome) VALUES ('resolved')" -d $DB)" 'violates check constraint'
 q "DROP DATABASE $DB" >/dev/null
+
+# A SQL_ASCII database stores any bytes: a transcript is UTF-8, so text that
+# is not is refused with 22021 (and nothing is recorded), UTF-8 text passes.
+ADB=pa_it_events_ascii
+q "DROP DATABASE IF EXISTS $ADB" >/dev/null
+q "CREATE DATABASE $ADB ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
+q "CREATE EXTENSION procedural_agent" -d $ADB >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d $ADB >/dev/null <<'SQL'
+SELECT pa_create_provider('t', 'test');
+SELECT pa_create_model('t', 'test-model', input_price => 1, output_price => 1);
+SELECT pa_create_agent('note', 'Note it.', 't', 'test-model',
+  '{"note": {"schema": {"type": "object", "properties": {"text": {"type": "string"}}}}}', planning => 'none');
+INSERT INTO pa.conversations (external_id) VALUES ('a');
+INSERT INTO pa.events (conversation_id, kind, role, content)
+  VALUES ((SELECT id FROM pa.conversations), 'message', 'customer', 'caf' || E'\xc3\xa9 au lait');
+SQL
+is "SQL_ASCII: UTF-8 text in an event reaches the transcript" \
+   "$(q "SELECT pa_invoke('note', (SELECT id FROM pa.conversations))->>'status'" -d $ADB)" "succeeded"
+q "INSERT INTO pa.events (conversation_id, kind, role, content) VALUES ((SELECT id FROM pa.conversations), 'message', 'customer', 'bad ' || E'\\xff')" -d $ADB >/dev/null
+like "SQL_ASCII: bytes that are not UTF-8 are refused (22021)" \
+   "$(q "SELECT pa_invoke('note', (SELECT id FROM pa.conversations))" -d $ADB -v VERBOSITY=verbose)" '22021.*invalid byte sequence for encoding "UTF8"'
+is "SQL_ASCII: the refused run left no row" "$(q "SELECT count(*) FROM pa.runs" -d $ADB)" "1"
+q "DROP DATABASE $ADB" >/dev/null
 finish
