@@ -101,4 +101,21 @@ SELECT r->>'status' AS status, r->'outputs' AS outputs
 SELECT expect_error($$SELECT pa_create_agent('tp_root', 'x', 'tp', 'test-model',
   '{"a": {"evidence": true, "schema": {"type": "object", "properties": {"child": {"$ref": "#"}}}}}')$$);
 
+-- pa.runs' CHECK (a C function): a run in a final state has its end time
+SELECT pa._run_end_recorded('succeeded', NULL) AS succeeded_no_end,
+       pa._run_end_recorded('succeeded', now()) AS succeeded_ended,
+       pa._run_end_recorded('running', NULL) AS running,
+       pa._run_end_recorded('skipped', NULL) AS skipped_no_end,
+       pa._run_end_recorded(NULL, NULL) AS unknown;
+DO $$
+DECLARE
+    c text;
+BEGIN
+    UPDATE pa.runs SET finished_at = NULL WHERE id = (SELECT min(id) FROM pa.runs WHERE status = 'succeeded');
+    RAISE NOTICE 'no error';
+EXCEPTION WHEN check_violation THEN
+    GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+    RAISE NOTICE '%: %', SQLSTATE, c;
+END $$;
+
 DROP TABLE public.tp_tickets, public.tp_calls;

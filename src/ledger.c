@@ -17,6 +17,29 @@
 #include "ledger.h"
 #include "procedural_agent.h"
 
+/*
+ * pa._run_end_recorded(status, finished_at), pa.runs' CHECK: false for a
+ * run in a final state without its end time (see the install script for
+ * why it is C). NULL arguments pass, as they would the SQL form.
+ */
+PG_FUNCTION_INFO_V1(pa_run_end_recorded);
+Datum
+pa_run_end_recorded(PG_FUNCTION_ARGS)
+{
+	static const char *const final[] = {"succeeded", "failed", "cancelled", "skipped"};
+	text	   *status;
+	int			i;
+
+	if (PG_ARGISNULL(0) || !PG_ARGISNULL(1))
+		PG_RETURN_BOOL(true);
+	status = PG_GETARG_TEXT_PP(0);
+	for (i = 0; i < 4; i++)
+		if (VARSIZE_ANY_EXHDR(status) == strlen(final[i]) &&
+			memcmp(VARDATA_ANY(status), final[i], strlen(final[i])) == 0)
+			PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(true);
+}
+
 static Datum
 jsonb_datum(json_t *value)
 {

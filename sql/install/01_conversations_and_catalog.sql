@@ -288,6 +288,14 @@ CREATE DOMAIN pa.step_kind AS text CHECK (VALUE IN ('plan', 'model', 'tool', 're
 CREATE DOMAIN pa.step_status AS text CHECK (VALUE IN ('running', 'ok', 'error'));
 CREATE DOMAIN pa.attempt_limit AS integer CHECK (VALUE BETWEEN 1 AND 100);
 
+-- pa.runs' CHECK that a run in a final state has its end time, as a C
+-- function: PostgreSQL reads a CHECK's stored expression anew for every
+-- statement writing the table, and the SQL form (NOT IN over four values of
+-- a domain) cost pa_invoke ~55,000 instructions a call, 3% of it.
+CREATE FUNCTION pa._run_end_recorded(status text, finished_at timestamptz) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE SECURITY INVOKER AS 'MODULE_PATHNAME', 'pa_run_end_recorded';
+COMMENT ON FUNCTION pa._run_end_recorded IS 'false for a run in a final state (succeeded, failed, cancelled, skipped) without finished_at';
+
 CREATE TABLE pa.runs (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     agent_id         bigint NOT NULL,
@@ -325,7 +333,7 @@ CREATE TABLE pa.runs (
     started_at       timestamptz,
     finished_at      timestamptz,
     FOREIGN KEY (agent_id, agent_version) REFERENCES pa.agent_versions,
-    CHECK (status NOT IN ('succeeded', 'failed', 'cancelled', 'skipped') OR finished_at IS NOT NULL)
+    CONSTRAINT runs_end_recorded CHECK (pa._run_end_recorded(status, finished_at))
 );
 COMMENT ON TABLE pa.runs IS 'One row per agent run: status, pinned version, usage, cost, errors';
 COMMENT ON COLUMN pa.runs.conversation_id IS 'No foreign key on purpose: the ledger outlives deleted conversations';
