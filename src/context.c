@@ -226,9 +226,9 @@ entry_for(LoadState *st, int64 id, TupleDesc desc, const Datum *values, const bo
 
 /*
  * One row: its conversation's head the first time, then its event if any.
- * Each event is a PaEvent of fields (no JSON
- * object per event: building and freeing those was most of loading a
- * transcript). NULL columns are left absent.
+ * Each event is a PaEvent of fields (no JSON object per event: building
+ * and freeing those was most of loading a transcript). NULL columns are
+ * left absent.
  */
 static void
 context_row(const Datum *values, const bool *nulls, TupleDesc desc, void *arg)
