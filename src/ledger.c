@@ -148,8 +148,8 @@ pa_ledger_step(int64 run_id, int step, const char *kind, const char *name,
 	"input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, request, response"
 #define STEP_VALUES(alias) \
 	alias ".run_id, " alias ".step, " alias ".kind, " alias ".name, " \
-	"CASE WHEN " alias ".error IS NULL THEN 'ok' ELSE 'error' END, " alias ".error, " \
-	"to_timestamp(" alias ".ended - " alias ".latency_ms / 1000), to_timestamp(" alias ".ended), " \
+	PA_STEP_STATUS_SQL(alias ".error") ", " alias ".error, " \
+	PA_STEP_STARTED_SQL(alias ".ended", alias ".latency_ms") ", to_timestamp(" alias ".ended), " \
 	alias ".http_status, " alias ".input_tokens, " alias ".output_tokens, " alias ".cached_tokens, " \
 	alias ".reasoning_tokens, " alias ".cost, " alias ".request, " alias ".response"
 #define STEP_RECORD \
@@ -322,10 +322,7 @@ pa_ledger_finish_row(int64 run_id, json_t *state, json_t *result, const PaUsage 
 #define FINISH_COLUMNS \
 	"id bigint, status text, plan text, result jsonb, error jsonb, steps integer, usage jsonb, " \
 	"cost float8, last_invalid jsonb"
-#define FINISH_ERROR_DETAIL \
-	"CASE WHEN f.error IS NULL AND f.last_invalid IS NULL THEN NULL " \
-	"  ELSE jsonb_strip_nulls(jsonb_build_object('detail', f.error->'detail', " \
-	"                                            'last_invalid', f.last_invalid)) END"
+#define FINISH_ERROR_DETAIL PA_RUN_ERROR_DETAIL_SQL("f.error", "f.last_invalid")
 #define FINISH_TOKEN(kind) "(f.usage->>'" kind "')::bigint"
 #define FINISH_RUNS \
 	"WITH f AS (SELECT * FROM jsonb_to_recordset($1) AS f(" FINISH_COLUMNS ")), " \

@@ -47,6 +47,20 @@ extern json_t *pa_ledger_finish_many(json_t *finishes, json_t *outputs, json_t *
 /* One run's end; outputs, steps NULL for none. ERROR when its lease was lost. */
 extern void pa_ledger_finish(int64 run_id, json_t *finish, json_t *outputs, json_t *steps,
 							 int lease_owner);
+/*
+ * SQL fragments both ways of ending runs write (ledger.c from JSON record
+ * sets, ledger_new.c from parameters), given the expressions of their
+ * inputs: a run's error_detail from its error object and last invalid
+ * output; a step's status from its error, its start from its end and
+ * latency.
+ */
+#define PA_RUN_ERROR_DETAIL_SQL(error, last_invalid) \
+	"CASE WHEN " error " IS NULL AND " last_invalid " IS NULL THEN NULL " \
+	"  ELSE jsonb_strip_nulls(jsonb_build_object('detail', " error "->'detail', " \
+	"                                            'last_invalid', " last_invalid ")) END"
+#define PA_STEP_STATUS_SQL(error) "CASE WHEN " error " IS NULL THEN 'ok' ELSE 'error' END"
+#define PA_STEP_STARTED_SQL(ended, latency_ms) "to_timestamp(" ended " - " latency_ms " / 1000)"
+
 /* What pa_ledger_finish_new writes of a run's start. */
 typedef struct PaRunStart
 {

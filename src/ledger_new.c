@@ -99,16 +99,23 @@ run_insert(const char *sql, Params *p)
 
 #define FINISH_TOKENS "input_tokens, output_tokens, cached_tokens, reasoning_tokens"
 
-/* The run's row: its 21 parameters, from $1 (the first four are the ids its outputs repeat). */
+/* The ids a run's row and its outputs' rows share: $1 to $4 of their statements. */
+static void
+add_ids(Params *p, const PaRunStart *s)
+{
+	add(p, INT8OID, Int64GetDatum(s->run_id), false);
+	add(p, INT8OID, Int64GetDatum(s->agent_id), false);
+	add(p, INT4OID, Int32GetDatum(s->version), false);
+	add(p, INT8OID, Int64GetDatum(s->conversation_id), s->conversation_id < 0);
+}
+
+/* The run's row: its 21 parameters, from $1 (add_ids' first). */
 static void
 add_run(Params *p, const PaRunStart *s, json_t *f)
 {
 	json_t	   *usage = json_object_get(f, "usage");
 
-	add(p, INT8OID, Int64GetDatum(s->run_id), false);
-	add(p, INT8OID, Int64GetDatum(s->agent_id), false);
-	add(p, INT4OID, Int32GetDatum(s->version), false);
-	add(p, INT8OID, Int64GetDatum(s->conversation_id), s->conversation_id < 0);
+	add_ids(p, s);
 	add(p, TEXTOID, CStringGetTextDatum(s->origin), false);
 	add(p, JSONBOID, JsonbPGetDatum(s->input), false);
 	add_text(p, json_object_get(f, "status"));
@@ -125,16 +132,13 @@ add_run(Params *p, const PaRunStart *s, json_t *f)
 	add_float8(p, json_object_get(f, "cost"));
 }
 
-/* error_detail as the batched form builds it (FINISH_ERROR_DETAIL in ledger.c) */
 #define RUN_INSERT \
 	"INSERT INTO pa.runs (id, agent_id, agent_version, conversation_id, origin, input, " \
 	"  status, attempts, owner, requested_by, started_at, parent_run_id, plan, result, " \
 	"  error_code, error_message, error_detail, steps, " FINISH_TOKENS ", cost_usd, " \
 	"  finished_at) OVERRIDING SYSTEM VALUE " \
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8::regrole, $9::regrole, $10, $11, $12, $13, " \
-	"  $14->>'code', $14->>'message', CASE WHEN $14 IS NULL AND $15 IS NULL THEN NULL " \
-	"    ELSE jsonb_strip_nulls(jsonb_build_object('detail', $14->'detail', " \
-	"                                              'last_invalid', $15)) END, " \
+	"  $14->>'code', $14->>'message', " PA_RUN_ERROR_DETAIL_SQL("$14", "$15") ", " \
 	"  $16, $17, $18, $19, $20, $21, clock_timestamp())"
 
 /* A recorded object's cited event ids (integers, checked by the step machine). */
@@ -201,12 +205,12 @@ output_values(StringInfo sql, int k)
 	appendStringInfo(sql, "($1, $2, $3, $4, $%d, $%d, $%d, $%d)", k, k + 1, k + 2, k + 3);
 }
 
-/* A step's VALUES row from $k: its times as the batched form computes them (STEP_VALUES). */
+/* A step's VALUES row whose parameters start at $k (add_step's order). */
 static void
 step_values(StringInfo sql, int k)
 {
-	appendStringInfo(sql, "($%d, $%d, $%d, $%d, CASE WHEN $%d IS NULL THEN 'ok' ELSE 'error' END, $%d, "
-					 "to_timestamp($%d - $%d / 1000), to_timestamp($%d), $%d, $%d, $%d, $%d, $%d, "
+	appendStringInfo(sql, "($%d, $%d, $%d, $%d, " PA_STEP_STATUS_SQL("$%d") ", $%d, "
+					 PA_STEP_STARTED_SQL("$%d", "$%d") ", to_timestamp($%d), $%d, $%d, $%d, $%d, $%d, "
 					 "$%d, $%d, $%d)",
 					 k, k + 1, k + 2, k + 3, k + 4, k + 4, k + 6, k + 5, k + 6, k + 7, k + 8,
 					 k + 9, k + 10, k + 11, k + 12, k + 13, k + 14);
@@ -292,10 +296,7 @@ pa_ledger_finish_new(const PaRunStart *start, json_t *finish, json_t *outputs, j
 		Params		po = {0};
 		StringInfoData sql;
 
-		add(&po, INT8OID, Int64GetDatum(start->run_id), false);
-		add(&po, INT8OID, Int64GetDatum(start->agent_id), false);
-		add(&po, INT4OID, Int32GetDatum(start->version), false);
-		add(&po, INT8OID, Int64GetDatum(start->conversation_id), start->conversation_id < 0);
+		add_ids(&po, start);
 		add_output(&po, row);
 		initStringInfo(&sql);
 		appendStringInfoString(&sql, OUTPUT_INSERT);

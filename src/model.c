@@ -445,6 +445,17 @@ pa_model_blank(const char *s)
 	return true;
 }
 
+/* A part's text when it is a text part that is not blank; NULL otherwise. */
+static json_t *
+nonblank_text(json_t *part)
+{
+	const char *text = pa_model_str(part, "text");
+
+	if (strcmp(pa_model_str(part, "type"), "text") != 0 || text == NULL || pa_model_blank(text))
+		return NULL;
+	return json_object_get(part, "text");
+}
+
 /* The text parts of a message, joined by sep; blank ones add nothing. */
 char *
 pa_model_join_text(json_t *parts, const char *sep)
@@ -456,9 +467,9 @@ pa_model_join_text(json_t *parts, const char *sep)
 
 	json_array_foreach(parts, i, part)
 	{
-		const char *text = pa_model_str(part, "text");
+		const char *text = json_string_value(nonblank_text(part));
 
-		if (strcmp(pa_model_str(part, "type"), "text") != 0 || text == NULL || pa_model_blank(text))
+		if (text == NULL)
 			continue;
 		if (!first)
 			pa_buf_puts(&b, sep);
@@ -491,12 +502,13 @@ pa_model_join_text_json(json_t *parts, const char *sep)
 
 	json_array_foreach(parts, i, part)
 	{
-		const char *t = pa_model_str(part, "text");
+		json_t	   *t = nonblank_text(part);
 
-		if (strcmp(pa_model_str(part, "type"), "text") != 0 || t == NULL || pa_model_blank(t))
-			continue;
-		only = json_object_get(part, "text");
-		n++;
+		if (t != NULL)
+		{
+			only = t;
+			n++;
+		}
 	}
 	if (n == 1)
 		return json_incref(only);
