@@ -656,6 +656,9 @@ worker_loop(void)
 	TimestampTz last_drop_check = 0;
 	TimestampTz last_claim = 0;
 	TimestampTz last_child_check = 0;
+	TimestampTz last_owner_lookup = 0;
+	TimestampTz last_expand = 0;
+	bool		inbox_full = true;
 	int64		claimed_total = 0;
 	bool		woken = true;
 	bool		installed = false;
@@ -672,7 +675,6 @@ worker_loop(void)
 		long		timeout;
 
 		CHECK_FOR_INTERRUPTS();
-		pa_extension_owner_forget(true);	/* looked up once this turn */
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -680,6 +682,19 @@ worker_loop(void)
 			last_retention = 0; /* a new retention applies now */
 		}
 		now = GetCurrentTimestamp();
+
+		/*
+		 * The extension's owner (whom our statements run as), looked up
+		 * again when woken and at least every second, not every turn: a
+		 * turn can be a handful of completions, and the lookup (an index
+		 * scan of pg_extension) was a few per cent of a run. An owner
+		 * changed by REASSIGN OWNED is used within a second.
+		 */
+		if (woken || TimestampDifferenceExceeds(last_owner_lookup, now, 1000))
+		{
+			pa_extension_owner_forget(true);
+			last_owner_lookup = now;
+		}
 
 		if (TimestampDifferenceExceeds(last_drop_check, now, 1000))
 		{
@@ -748,13 +763,25 @@ worker_loop(void)
 				 * Terminations committed since: their runs first. The
 				 * database's other workers are woken at commit: they found
 				 * the inbox locked or the runs not yet committed, and would
-				 * otherwise sleep up to a second with runs waiting.
+				 * otherwise sleep up to a second with runs waiting. The
+				 * inbox is read when woken (a termination's commit wakes
+				 * us), after a full batch, and every second (rows another
+				 * worker had locked and then released); not on the turns
+				 * in between, where it was empty but for the statement's
+				 * cost.
 				 */
 				pa_worker_begin_xact();
-				if (expand_terminations() > 0)
+				if (woken || inbox_full || TimestampDifferenceExceeds(last_expand, now, 1000))
 				{
-					CommandCounterIncrement();
-					pa_wake_worker_at_commit();
+					int			expanded = expand_terminations();
+
+					if (expanded > 0)
+					{
+						CommandCounterIncrement();
+						pa_wake_worker_at_commit();
+					}
+					inbox_full = (expanded == EXPAND_BATCH);
+					last_expand = now;
 				}
 				got = claim(want);
 				pa_worker_commit_xact();
