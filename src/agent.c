@@ -21,15 +21,17 @@
 #include <string.h>
 
 #include "agent.h"
+#include "json_dump.h"
 #include "pa_buf.h"
 
 #define RECORD_PREFIX "record_"
 
+/* A text may be a whole transcript: checked as UTF-8 the fast way. */
 static json_t *
 text_message(const char *role, const char *text)
 {
-	return json_pack("{s:s, s:[{s:s, s:s}]}", "role", role, "parts",
-					 "type", "text", "text", text);
+	return json_pack("{s:s, s:[{s:s, s:o}]}", "role", role, "parts",
+					 "type", "text", "text", pa_json_text(text));
 }
 
 void

@@ -12,4 +12,11 @@
  */
 extern char *pa_json_dump(json_t *value);
 
+/*
+ * What json_stringn(s, n) / json_string(s) return (NULL for bytes that are
+ * not valid UTF-8), with a faster check: for long texts.
+ */
+extern json_t *pa_json_text_n(const char *s, size_t n);
+extern json_t *pa_json_text(const char *s);
+
 #endif							/* PA_JSON_DUMP_H */

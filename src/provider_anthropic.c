@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_dump.h"
 #include "model_int.h"
 
 /* max_tokens is required; used when the request leaves it at 0 */
@@ -271,7 +272,7 @@ pa_anthropic_build_request(const PaModelRequest *req, char **errmsg)
 	bad |= pa_model_put(body, "model", json_string(req->model));
 	bad |= pa_model_put(body, "max_tokens", json_integer(max_tokens));
 	if (req->system != NULL && !pa_model_blank(req->system))
-		bad |= pa_model_put(body, "system", json_string(req->system));
+		bad |= pa_model_put(body, "system", pa_json_text(req->system));
 	bad |= pa_model_put(body, "messages", turns);
 	if (req->thinking_budget > 0)
 		bad |= pa_model_put(body, "thinking", json_pack("{s:s,s:i}", "type", "enabled",

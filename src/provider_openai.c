@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_dump.h"
 #include "model_int.h"
 
 /* ---------- request ---------- */
@@ -148,8 +149,8 @@ pa_openai_build_request(const PaModelRequest *req, char **errmsg)
 	bad = body == NULL || messages == NULL;
 	bad |= pa_model_put(body, "model", json_string(req->model));
 	if (req->system != NULL && !pa_model_blank(req->system))
-		bad |= pa_model_push(messages, json_pack("{s:s,s:s}", "role", "system",
-												 "content", req->system));
+		bad |= pa_model_push(messages, json_pack("{s:s,s:o}", "role", "system",
+												 "content", pa_json_text(req->system)));
 	nsystem = json_array_size(messages);
 	json_array_foreach(req->messages, i, msg)
 	{

@@ -1045,6 +1045,94 @@ test_json_dump(void)
 	CHECK(pa_json_dump(NULL) == NULL, "pa_json_dump(NULL) is NULL");
 }
 
+/* Does pa_json_text_n(s, n) make what json_stringn(s, n) makes (both NULL, or equal strings)? */
+static bool
+text_same(const char *s, size_t n)
+{
+	json_t	   *ours = pa_json_text_n(s, n);
+	json_t	   *theirs = json_stringn(s, n);
+	bool		same = (ours == NULL) == (theirs == NULL) &&
+		(ours == NULL || (json_string_length(ours) == n &&
+						  memcmp(json_string_value(ours), s, n) == 0 && json_equal(ours, theirs)));
+
+	json_decref(ours);
+	json_decref(theirs);
+	return same;
+}
+
+/* ---------- json_dump.c: pa_json_text, json_stringn with a faster UTF-8 check ---------- */
+static void
+test_json_text(void)
+{
+	unsigned	b0,
+				b1;
+	int			bad = 0;
+	int			accepted = 0;
+	size_t		len;
+	size_t		pos;
+	json_t	   *v;
+
+	/*
+	 * Every first byte with every second byte, each followed by two
+	 * continuation bytes of the lowest, highest and a middle value: the
+	 * overlong, surrogate and above-U+10FFFF edges are all in there.
+	 */
+	for (b0 = 0; b0 < 256; b0++)
+		for (b1 = 0; b1 < 256; b1++)
+		{
+			static const unsigned char tails[] = {0x80, 0x9f, 0xa0, 0xbf, 0x41};
+			size_t		t;
+
+			for (t = 0; t < sizeof(tails); t++)
+			{
+				unsigned char seq[4] = {(unsigned char) b0, (unsigned char) b1, tails[t], tails[t]};
+				size_t		k;
+
+				for (k = 1; k <= 4; k++)
+				{
+					json_t	   *j = json_stringn((const char *) seq, k);
+
+					accepted += j != NULL;
+					json_decref(j);
+					bad += !text_same((const char *) seq, k);
+				}
+			}
+		}
+	CHECK(bad == 0, "pa_json_text_n = json_stringn for all 1-4 byte sequences of every lead and second byte");
+	CHECK(accepted > 1000, "and jansson accepted many of them (the comparison compared valid strings too)");
+
+	/* an invalid or a multibyte character at every position of texts of 0..40 bytes: the 8-byte skip's edges */
+	bad = 0;
+	for (len = 0; len <= 40; len++)
+		for (pos = 0; pos < len; pos++)
+		{
+			static const char *const odd[] = {"\xff", "\xc3", "\xc3\xa9", "\xed\xa0\x80", "\xf0\x9f\x98\x80", "\x80"};
+			size_t		k;
+
+			for (k = 0; k < sizeof(odd) / sizeof(odd[0]); k++)
+			{
+				char		text[64];
+				size_t		n;
+
+				memset(text, 'x', sizeof(text));
+				memcpy(text + pos, odd[k], strlen(odd[k]));
+				n = len > pos + strlen(odd[k]) ? len : pos + strlen(odd[k]);
+				bad += !text_same(text, n);
+				bad += !text_same(text, pos + 1);	/* cut inside the character */
+			}
+		}
+	CHECK(bad == 0, "pa_json_text_n = json_stringn with odd bytes at every position of short texts");
+
+	v = pa_json_text("plain \xc3\xa9 text");
+	CHECK(v && strcmp(json_string_value(v), "plain \xc3\xa9 text") == 0, "pa_json_text keeps the text");
+	json_decref(v);
+	CHECK(pa_json_text("cut \xc3") == NULL, "pa_json_text refuses a cut character");
+	CHECK(pa_json_text(NULL) == NULL, "pa_json_text(NULL) is NULL");
+	v = pa_json_text_n("nul\0inside", 11);
+	CHECK(v && json_string_length(v) == 11, "pa_json_text_n keeps a NUL byte, as json_stringn does");
+	json_decref(v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1062,6 +1150,7 @@ main(int argc, char **argv)
 	test_parse_anthropic();
 	test_error_messages();
 	test_json_dump();
+	test_json_text();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
