@@ -309,19 +309,27 @@ claimed_row(const Datum *values, const bool *nulls, TupleDesc desc, void *arg)
 	(*(int *) arg)++;
 }
 
-/* Claim up to n queued runs; returns how many. */
+/*
+ * Claim up to n queued runs; returns how many. The runs to update are
+ * found by their ids as an array, by primary key, whatever the statistics
+ * say: joined to a CTE of the claimed ids instead, a plan made while
+ * pa.runs was analyzed nearly empty (and kept) walked the whole primary
+ * key for every claim, comparing each run with each claimed id. A burst
+ * of 10,000 runs then went at ~800 runs/s instead of ~5,000.
+ */
 static int
 claim(int n)
 {
 	int			got = 0;
 
 	pa_sql_rows_by_index(pa_extension_owner(),
-						 "WITH c AS (SELECT id FROM pa.runs WHERE status = 'queued' AND run_after <= clock_timestamp() "
-						 "           ORDER BY priority DESC, run_after, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
 						 "UPDATE pa.runs r SET status = 'running', lease_owner = $2, "
 						 "  lease_expires_at = clock_timestamp() + make_interval(secs => $3), "
 						 "  attempts = r.attempts + 1, started_at = coalesce(r.started_at, clock_timestamp()) "
-						 "FROM c WHERE r.id = c.id "
+						 "WHERE r.id = ANY (ARRAY(SELECT id FROM pa.runs WHERE status = 'queued' "
+						 "                          AND run_after <= clock_timestamp() "
+						 "                        ORDER BY priority DESC, run_after, id "
+						 "                        LIMIT $1 FOR UPDATE SKIP LOCKED)) "
 						 "RETURNING r.id, r.agent_id, r.agent_version, r.conversation_id, r.origin, r.input, "
 						 "          r.checkpoint, r.depth, r.parent_run_id, r.cancel_requested, "
 						 "          r.owner::oid::bigint AS owner_oid",
