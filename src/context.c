@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
@@ -99,19 +100,6 @@ typedef struct ZoneStretch
 
 static ZoneStretch zone_stretch;
 
-static char *
-put_digits(char *p, int v, int width)
-{
-	int			i;
-
-	for (i = width - 1; i >= 0; i--)
-	{
-		p[i] = (char) ('0' + v % 10);
-		v /= 10;
-	}
-	return p + width;
-}
-
 /*
  * A timestamptz as JSON writes it (JsonEncodeDateTime: ISO 8601 with a
  * 'T', microseconds without trailing zeros, the session zone's offset as
@@ -165,17 +153,17 @@ timestamptz_json_text(TimestampTz t)
 		return JsonEncodeDateTime(NULL, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL);
 
 	out = palloc(40);
-	p = put_digits(out, tm.tm_year, 4);
+	p = pg_ultostr_zeropad(out, tm.tm_year, 4);
 	*p++ = '-';
-	p = put_digits(p, tm.tm_mon, 2);
+	p = pg_ultostr_zeropad(p, tm.tm_mon, 2);
 	*p++ = '-';
-	p = put_digits(p, tm.tm_mday, 2);
+	p = pg_ultostr_zeropad(p, tm.tm_mday, 2);
 	*p++ = 'T';
-	p = put_digits(p, tm.tm_hour, 2);
+	p = pg_ultostr_zeropad(p, tm.tm_hour, 2);
 	*p++ = ':';
-	p = put_digits(p, tm.tm_min, 2);
+	p = pg_ultostr_zeropad(p, tm.tm_min, 2);
 	*p++ = ':';
-	p = put_digits(p, tm.tm_sec, 2);
+	p = pg_ultostr_zeropad(p, tm.tm_sec, 2);
 	if (fsec != 0)
 	{
 		int			digits = 6;
@@ -187,13 +175,13 @@ timestamptz_json_text(TimestampTz t)
 			digits--;
 		}
 		*p++ = '.';
-		p = put_digits(p, f, digits);
+		p = pg_ultostr_zeropad(p, f, digits);
 	}
 	*p++ = off >= 0 ? '+' : '-';
 	off = off < 0 ? -off : off;
-	p = put_digits(p, (int) (off / SECS_PER_HOUR), 2);
+	p = pg_ultostr_zeropad(p, (int) (off / SECS_PER_HOUR), 2);
 	*p++ = ':';
-	p = put_digits(p, (int) (off % SECS_PER_HOUR / SECS_PER_MINUTE), 2);
+	p = pg_ultostr_zeropad(p, (int) (off % SECS_PER_HOUR / SECS_PER_MINUTE), 2);
 	*p = '\0';
 	return out;
 }

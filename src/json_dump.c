@@ -13,7 +13,7 @@
  *
  * Also here: pa_json_text, jansson's json_stringn with a faster UTF-8
  * check, for the long texts a run puts in its requests (the transcript,
- * the system prompt).
+ * the system prompt), and the UTF-8 sequence check it shares with model.c.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -211,48 +211,46 @@ pa_json_dump(json_t *value)
 }
 
 /*
- * Length of the valid UTF-8 sequence at s[i] (n bytes in all), or 0: the
- * rules jansson applies (no overlong forms, no surrogates, nothing above
- * U+10FFFF).
+ * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it
+ * is not valid: overlong forms, surrogates and code points above U+10FFFF
+ * are refused, as PostgreSQL's own check does (and jansson's). Shared with
+ * model.c, which cleans provider text with it.
  */
-static size_t
-utf8_valid_at(const unsigned char *s, size_t i, size_t n)
+size_t
+pa_utf8_seq_len(const unsigned char *s, size_t n)
 {
-	unsigned char c = s[i];
-	size_t		len;
-	uint32_t	cp;
-	size_t		k;
+	size_t		len,
+				i;
+	unsigned char lo = 0x80,
+				hi = 0xBF;
 
-	if (c < 0x80)
+	if (s[0] < 0x80)
 		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-	{
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
 		len = 2;
-		cp = c & 0x1F;
-	}
-	else if (c >= 0xE0 && c <= 0xEF)
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
 	{
 		len = 3;
-		cp = c & 0x0F;
+		if (s[0] == 0xE0)
+			lo = 0xA0;
+		else if (s[0] == 0xED)
+			hi = 0x9F;
 	}
-	else if (c >= 0xF0 && c <= 0xF4)
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
 	{
 		len = 4;
-		cp = c & 0x07;
+		if (s[0] == 0xF0)
+			lo = 0x90;
+		else if (s[0] == 0xF4)
+			hi = 0x8F;
 	}
 	else
-		return 0;				/* a continuation byte, C0/C1, F5..FF */
-	if (n - i < len)
 		return 0;
-	for (k = 1; k < len; k++)
-	{
-		if ((s[i + k] & 0xC0) != 0x80)
+	if (len > n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
 			return 0;
-		cp = (cp << 6) | (s[i + k] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		(cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-		return 0;
 	return len;
 }
 
@@ -285,7 +283,7 @@ pa_json_text_n(const char *s, size_t n)
 				continue;
 			}
 		}
-		if ((len = utf8_valid_at(u, i, n)) == 0)
+		if ((len = pa_utf8_seq_len(u + i, n - i)) == 0)
 			return NULL;
 		i += len;
 	}

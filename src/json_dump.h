@@ -19,4 +19,7 @@ extern char *pa_json_dump(json_t *value);
 extern json_t *pa_json_text_n(const char *s, size_t n);
 extern json_t *pa_json_text(const char *s);
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes, n >= 1), or 0. */
+extern size_t pa_utf8_seq_len(const unsigned char *s, size_t n);
+
 #endif							/* PA_JSON_DUMP_H */

@@ -22,49 +22,6 @@
 
 /* ---------- cleaning text for messages ---------- */
 
-/*
- * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it
- * is not valid: overlong forms, surrogates and code points above U+10FFFF
- * are refused, as PostgreSQL's own check does.
- */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
-{
-	size_t		len,
-				i;
-	unsigned char lo = 0x80,
-				hi = 0xBF;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-	{
-		len = 3;
-		if (s[0] == 0xE0)
-			lo = 0xA0;
-		else if (s[0] == 0xED)
-			hi = 0x9F;
-	}
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-	{
-		len = 4;
-		if (s[0] == 0xF0)
-			lo = 0x90;
-		else if (s[0] == 0xF4)
-			hi = 0x8F;
-	}
-	else
-		return 0;
-	if (len > n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return len;
-}
-
 static bool
 utf8_valid(const char *s)
 {
@@ -72,7 +29,7 @@ utf8_valid(const char *s)
 
 	while (n > 0)
 	{
-		size_t		k = utf8_seq_len((const unsigned char *) s, n);
+		size_t		k = pa_utf8_seq_len((const unsigned char *) s, n);
 
 		if (k == 0)
 			return false;
@@ -96,7 +53,7 @@ clean_text(const char *s, size_t len, size_t max)
 
 	while (i < len)
 	{
-		size_t		k = utf8_seq_len(p + i, len - i);
+		size_t		k = pa_utf8_seq_len(p + i, len - i);
 
 		if (k == 1 && (p[i] < 0x20 || p[i] == 0x7F || p[i] == ' '))
 		{
